@@ -1,0 +1,112 @@
+/**
+ * @module common/sas
+ * Shared Access Signature tokens as Azure IoT uses them (DPS device and service tokens, IoT Hub device and
+ * service tokens). Pure functions over node:crypto; shared by the DPS core, the built-in hub and the hub connector.
+ *
+ * Rule (shared/protocol/attestation.md §1.1): the HMAC is computed over the `sr` value exactly as it appears in the
+ * token (Node symmetric-key tokens carry it raw, TPM and hub tokens URL-encoded), `"\n"`, and the literal `se`.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export interface SasToken {
+  /** `sr` exactly as received (not decoded). */
+  readonly rawResource: string;
+  /** `sr`, URL-decoded. */
+  readonly resource: string;
+  /** signature bytes (decoded from the URL-encoded base64 in the token) */
+  readonly signature: Buffer;
+  readonly expiry: number;
+  readonly keyName?: string;
+}
+
+export type SasParseResult = { ok: true; token: SasToken } | { ok: false; reason: string };
+
+/** Parses `SharedAccessSignature sr=..&sig=..&se=..[&skn=..]`; keys in any order. */
+export function parseSas(text: string | undefined): SasParseResult {
+  if (!text) return { ok: false, reason: 'missing token' };
+  const trimmed = text.trim();
+  const space = trimmed.indexOf(' ');
+  if (space < 0 || trimmed.slice(0, space) !== 'SharedAccessSignature') {
+    return { ok: false, reason: 'token does not start with SharedAccessSignature' };
+  }
+  const fields = new Map<string, string>();
+  for (const part of trimmed.slice(space + 1).trim().split('&')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) return { ok: false, reason: 'malformed token field' };
+    const key = part.slice(0, eq).toLowerCase();
+    if (fields.has(key)) return { ok: false, reason: `duplicate token field ${key}` };
+    fields.set(key, part.slice(eq + 1));
+  }
+  const sr = fields.get('sr');
+  const sig = fields.get('sig');
+  const se = fields.get('se');
+  if (!sr || !sig || !se) return { ok: false, reason: 'token lacks sr, sig or se' };
+  if (!/^\d{1,12}$/.test(se)) return { ok: false, reason: 'token expiry is not a number' };
+  let resource: string;
+  let signature: Buffer;
+  try {
+    resource = decodeURIComponent(sr);
+    const sigB64 = decodeURIComponent(sig);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(sigB64)) return { ok: false, reason: 'signature is not base64' };
+    signature = Buffer.from(sigB64, 'base64');
+  } catch {
+    return { ok: false, reason: 'token is not URL-encoded correctly' };
+  }
+  const skn = fields.get('skn');
+  return {
+    ok: true,
+    token: { rawResource: sr, resource, signature, expiry: Number(se), keyName: skn === undefined ? undefined : decodeURIComponent(skn) },
+  };
+}
+
+/** HMAC-SHA256 with a base64 key; returns raw bytes. */
+export function hmacSha256(base64Key: string, message: string): Buffer {
+  return createHmac('sha256', Buffer.from(base64Key, 'base64')).update(message, 'utf8').digest();
+}
+
+/** True when `token` was signed with `base64Key` (constant-time compare). */
+export function verifySasSignature(token: SasToken, base64Key: string): boolean {
+  const expected = hmacSha256(base64Key, `${token.rawResource}\n${token.expiry}`);
+  return expected.length === token.signature.length && timingSafeEqual(expected, token.signature);
+}
+
+/** `encodeURIComponent` that also escapes `!'()*`, as the Azure SDKs do. */
+export function encodeUriComponentStrict(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * Builds a token. `resource` is put in the token (and signed) as given when `encodeResource` is false, as the
+ * Node DPS symmetric-key client does; URL-encoded when true, as IoT Hub device tokens are.
+ * @example createSas({ resource: 'hub.local', key, keyName: 'iothubowner', expiry: nowSec + 3600 })
+ */
+export function createSas(opts: { resource: string; key: string; keyName?: string; expiry: number; encodeResource?: boolean }): string {
+  const sr = opts.encodeResource ? encodeUriComponentStrict(opts.resource) : opts.resource;
+  const sig = encodeUriComponentStrict(hmacSha256(opts.key, `${sr}\n${opts.expiry}`).toString('base64'));
+  const skn = opts.keyName !== undefined ? `&skn=${encodeUriComponentStrict(opts.keyName)}` : '';
+  return `SharedAccessSignature sr=${sr}&sig=${sig}${skn}&se=${opts.expiry}`;
+}
+
+/** Derives a group member's device key: base64(HMAC-SHA256(base64decode(groupKey), registrationId)). */
+export function deriveDeviceKey(groupKey: string, registrationId: string): string {
+  return hmacSha256(groupKey, registrationId).toString('base64');
+}
+
+/** Parses `A=b;C=d` connection strings (split on the first `=` only; keys case-sensitive). */
+export function parseConnectionString(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(';')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new Error('malformed connection string');
+    out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
+/** True when `key` is base64 that decodes to 16..64 bytes (DPS key rule). */
+export function isValidSymmetricKey(key: unknown): key is string {
+  if (typeof key !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(key) || key.length % 4 !== 0) return false;
+  const n = Buffer.from(key, 'base64').length;
+  return n >= 16 && n <= 64;
+}

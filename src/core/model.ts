@@ -1,0 +1,142 @@
+/**
+ * @module core/model
+ * The provisioning service's records, in the shapes of the DPS service API (api-version 2021-10-01).
+ */
+export type ProvisioningStatus = 'enabled' | 'disabled';
+export type AllocationPolicy = 'hashed' | 'geoLatency' | 'static' | 'custom';
+export type RegistrationStatus = 'unassigned' | 'assigning' | 'assigned' | 'failed' | 'disabled';
+export type Substatus = 'initialAssignment' | 'deviceDataMigrated' | 'deviceDataReset' | 'reprovisionedToInitialAssignment';
+
+export type TwinCollection = Record<string, unknown>;
+export interface InitialTwin {
+  tags?: TwinCollection;
+  properties?: { desired?: TwinCollection };
+}
+
+export interface SymmetricKeyAttestation {
+  primaryKey?: string;
+  secondaryKey?: string;
+}
+export interface X509CertificateInfo {
+  subjectName: string;
+  sha1Thumbprint: string;
+  sha256Thumbprint: string;
+  issuerName: string;
+  notBeforeUtc: string;
+  notAfterUtc: string;
+  serialNumber: string;
+  version: number;
+}
+export interface X509CertificateWithInfo {
+  certificate?: string;
+  info?: X509CertificateInfo;
+}
+export interface X509Attestation {
+  clientCertificates?: { primary?: X509CertificateWithInfo; secondary?: X509CertificateWithInfo };
+  signingCertificates?: { primary?: X509CertificateWithInfo; secondary?: X509CertificateWithInfo };
+  caReferences?: { primary?: string; secondary?: string };
+}
+export interface TpmAttestation {
+  endorsementKey: string;
+  storageRootKey?: string;
+}
+export interface AttestationMechanism {
+  type: 'none' | 'tpm' | 'x509' | 'symmetricKey';
+  tpm?: TpmAttestation;
+  x509?: X509Attestation;
+  symmetricKey?: SymmetricKeyAttestation;
+}
+
+export interface ReprovisionPolicy {
+  updateHubAssignment: boolean;
+  migrateDeviceData: boolean;
+}
+export interface CustomAllocationDefinition {
+  webhookUrl: string;
+  apiVersion: string;
+}
+
+/** Fields shared by individual enrollments and enrollment groups. */
+export interface EnrollmentCommon {
+  attestation: AttestationMechanism;
+  capabilities?: { iotEdge: boolean };
+  iotHubHostName?: string;
+  initialTwin?: InitialTwin;
+  etag?: string;
+  provisioningStatus?: ProvisioningStatus;
+  reprovisionPolicy?: ReprovisionPolicy;
+  createdDateTimeUtc?: string;
+  lastUpdatedDateTimeUtc?: string;
+  allocationPolicy?: AllocationPolicy;
+  iotHubs?: string[];
+  customAllocationDefinition?: CustomAllocationDefinition;
+  /** Unknown fields are kept on a round trip. */
+  [extra: string]: unknown;
+}
+
+export interface IndividualEnrollment extends EnrollmentCommon {
+  registrationId: string;
+  deviceId?: string;
+  optionalDeviceInformation?: TwinCollection;
+}
+
+export interface EnrollmentGroup extends EnrollmentCommon {
+  enrollmentGroupId: string;
+}
+
+/** The registration record (DeviceRegistrationState). */
+export interface RegistrationRecord {
+  registrationId: string;
+  createdDateTimeUtc: string;
+  lastUpdatedDateTimeUtc: string;
+  assignedHub?: string;
+  deviceId?: string;
+  status: RegistrationStatus;
+  substatus?: Substatus;
+  errorCode?: number;
+  errorMessage?: string;
+  etag: string;
+  payload?: unknown;
+  /** Which enrollment admitted the device (not on the wire as such). */
+  enrollmentGroupId?: string;
+  attestationType: AttestationMechanism['type'];
+  /** x509 certificate info of the device certificate, when X.509. */
+  x509?: { certificateInfo?: X509CertificateInfo; signingCertificateInfo?: X509CertificateInfo };
+}
+
+/** An asynchronous registration operation, pollable by operationId. */
+export interface OperationRecord {
+  operationId: string;
+  idScope: string;
+  registrationId: string;
+  status: 'assigning' | 'assigned' | 'failed';
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AccessPolicy {
+  name: string;
+  primaryKey: string;
+  secondaryKey: string;
+  rights: string[];
+}
+
+/** A provisioning service instance: an ID scope plus its access policies and settings. */
+export interface ServiceInstance {
+  name: string;
+  idScope: string;
+  hostName: string;
+  allocationPolicy: AllocationPolicy;
+  policies: AccessPolicy[];
+  createdAt: string;
+}
+
+export interface LinkedHub {
+  hostName: string;
+  connectionString: string;
+  allocationWeight: number;
+  applyAllocationPolicy: boolean;
+  location?: string;
+  /** Optional network address override (host[:port]) used to reach the hub's REST API. */
+  address?: string;
+}

@@ -1,0 +1,115 @@
+/**
+ * @module core/ports
+ * What the provisioning core needs from the outside world. Storage backends, hub connectors and the composition
+ * root implement these; the core imports no I/O library.
+ */
+import type {
+  EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance,
+} from './model.js';
+export type { Clock } from '../common/clock.js';
+export type { Logger } from '../common/logger.js';
+
+/** A page of results; `continuationToken` is absent on the last page. */
+export interface Page<T> {
+  items: T[];
+  continuationToken?: string;
+}
+
+/**
+ * Compare-and-set write: `expectedEtag` undefined = unconditional upsert; `'*'` = must exist;
+ * `null` = must not exist; a string = must exist with that etag. Returns false when the condition fails.
+ */
+export type WriteCondition = string | null | undefined;
+
+export interface ServiceInstanceStore {
+  get(name: string): Promise<ServiceInstance | undefined>;
+  getByIdScope(idScope: string): Promise<ServiceInstance | undefined>;
+  list(): Promise<ServiceInstance[]>;
+  put(instance: ServiceInstance): Promise<void>;
+}
+
+/** Individual enrollments, scoped per ID scope. Registration IDs are compared case-insensitively. */
+export interface EnrollmentStore {
+  get(idScope: string, registrationId: string): Promise<IndividualEnrollment | undefined>;
+  put(idScope: string, enrollment: IndividualEnrollment, condition: WriteCondition): Promise<boolean>;
+  delete(idScope: string, registrationId: string, condition: WriteCondition): Promise<boolean>;
+  list(idScope: string, opts: { pageSize: number; continuationToken?: string }): Promise<Page<IndividualEnrollment>>;
+}
+
+export interface EnrollmentGroupStore {
+  get(idScope: string, groupId: string): Promise<EnrollmentGroup | undefined>;
+  put(idScope: string, group: EnrollmentGroup, condition: WriteCondition): Promise<boolean>;
+  delete(idScope: string, groupId: string, condition: WriteCondition): Promise<boolean>;
+  list(idScope: string, opts: { pageSize: number; continuationToken?: string }): Promise<Page<EnrollmentGroup>>;
+  /** Every group of an attestation type (the core tries their keys). */
+  listByAttestation(idScope: string, type: string): Promise<EnrollmentGroup[]>;
+}
+
+export interface RegistrationStore {
+  get(idScope: string, registrationId: string): Promise<RegistrationRecord | undefined>;
+  put(idScope: string, record: RegistrationRecord, condition: WriteCondition): Promise<boolean>;
+  delete(idScope: string, registrationId: string, condition: WriteCondition): Promise<boolean>;
+  listByGroup(idScope: string, groupId: string, opts: { pageSize: number; continuationToken?: string }): Promise<Page<RegistrationRecord>>;
+}
+
+export interface OperationStore {
+  get(operationId: string): Promise<OperationRecord | undefined>;
+  put(op: OperationRecord): Promise<void>;
+  /** Removes operations last updated before `before` (ISO); returns how many. */
+  prune(before: string): Promise<number>;
+}
+
+export interface LinkedHubStore {
+  list(idScope: string): Promise<LinkedHub[]>;
+  put(idScope: string, hub: LinkedHub): Promise<void>;
+  delete(idScope: string, hostName: string): Promise<boolean>;
+}
+
+/** Everything persistent, behind one handle. */
+export interface Store {
+  readonly instances: ServiceInstanceStore;
+  readonly enrollments: EnrollmentStore;
+  readonly groups: EnrollmentGroupStore;
+  readonly registrations: RegistrationStore;
+  readonly operations: OperationStore;
+  readonly linkedHubs: LinkedHubStore;
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** Runs `fn` atomically where the backend can (SQLite, PostgreSQL). */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** Device authentication at the hub, as DPS creates it. */
+export type HubDeviceAuth =
+  | { type: 'sas'; symmetricKey: { primaryKey: string; secondaryKey: string } }
+  | { type: 'selfSigned'; x509Thumbprint: { primaryThumbprint: string; secondaryThumbprint: string } };
+
+export interface HubDeviceSpec {
+  deviceId: string;
+  authentication: HubDeviceAuth;
+  status: 'enabled' | 'disabled';
+  capabilities?: { iotEdge: boolean };
+}
+
+export interface HubTwinState {
+  tags?: Record<string, unknown>;
+  properties?: { desired?: Record<string, unknown>; reported?: Record<string, unknown> };
+}
+
+/** Reaches an IoT hub (built-in or Azure) through the IoT Hub REST API. */
+export interface HubConnector {
+  getDevice(hub: LinkedHub, deviceId: string): Promise<HubDeviceSpec | undefined>;
+  /** Creates or replaces the device; `created` tells whether it did not exist before. */
+  upsertDevice(hub: LinkedHub, device: HubDeviceSpec): Promise<{ created: boolean }>;
+  deleteDevice(hub: LinkedHub, deviceId: string): Promise<void>;
+  getTwin(hub: LinkedHub, deviceId: string): Promise<HubTwinState | undefined>;
+  /** Replaces tags and desired properties. */
+  replaceTwin(hub: LinkedHub, deviceId: string, twin: { tags: Record<string, unknown>; desired: Record<string, unknown> }): Promise<void>;
+}
+
+/** Random values, as a port so tests can make them predictable. */
+export interface Ids {
+  uuid(): string;
+  /** base64 of n random bytes */
+  randomKey(bytes: number): string;
+}

@@ -1,0 +1,59 @@
+/**
+ * @module core/registration/authenticate
+ * Pipeline steps "resolve instance", "authenticate" and "check enabled". An individual enrollment with the
+ * registration ID wins over any group: if one exists, only it is tried (attestation.md §1.3, §2.3).
+ */
+import { matchGroup, matchIndividual, checkRegistrationToken } from '../attestation/symmetric-key.js';
+import type { CoreDeps } from '../deps.js';
+import { DpsError } from '../errors.js';
+import type { ServiceInstance } from '../model.js';
+import { isRegistrationId } from '../enrollment/schema.js';
+import type { Attested, DeviceRequest } from './types.js';
+
+export async function resolveInstance(deps: CoreDeps, req: DeviceRequest): Promise<ServiceInstance> {
+  if (!isRegistrationId(req.registrationId)) throw new DpsError('InvalidRegistrationId');
+  const instance = await deps.store.instances.getByIdScope(req.idScope);
+  if (!instance) throw new DpsError('IdScopeNotFound');
+  return instance;
+}
+
+const nowSec = (deps: CoreDeps): number => Math.floor(deps.clock.now().getTime() / 1000) - deps.settings.clockSkewSeconds;
+
+/** Symmetric-key authentication; throws 401 without saying which part failed beyond the token's own checks. */
+export async function authenticateSymmetricKey(deps: CoreDeps, instance: ServiceInstance, req: DeviceRequest): Promise<Attested> {
+  const token = checkRegistrationToken(req.sas, instance.idScope, req.registrationId, nowSec(deps));
+  const individual = await deps.store.enrollments.get(instance.idScope, req.registrationId);
+  if (individual) {
+    const match = matchIndividual(token, individual);
+    if (!match) throw new DpsError('Unauthorized');
+    return {
+      instance, registrationId: req.registrationId,
+      enrollment: { kind: 'individual', record: individual },
+      hubAuth: { type: 'sas', symmetricKey: match.deviceKeys },
+      resultAttestation: { symmetricKey: {} },
+    };
+  }
+  const groups = await deps.store.groups.listByAttestation(instance.idScope, 'symmetricKey');
+  for (const group of groups) {
+    const match = matchGroup(token, group, req.registrationId);
+    if (match) {
+      return {
+        instance, registrationId: req.registrationId,
+        enrollment: { kind: 'group', record: group },
+        hubAuth: { type: 'sas', symmetricKey: match.deviceKeys },
+        resultAttestation: { symmetricKey: { enrollmentGroupId: group.enrollmentGroupId } },
+      };
+    }
+  }
+  throw new DpsError('Unauthorized');
+}
+
+/** Any attestation the request carries. X.509 and TPM plug in here. */
+export async function authenticate(deps: CoreDeps, req: DeviceRequest): Promise<Attested> {
+  const instance = await resolveInstance(deps, req);
+  return authenticateSymmetricKey(deps, instance, req);
+}
+
+export function isEnabled(attested: Attested): boolean {
+  return attested.enrollment.record.provisioningStatus !== 'disabled';
+}

@@ -1,0 +1,47 @@
+/**
+ * @module core/registration/operation-status
+ * DPS: Runtime Registration - Operation Status Lookup (GET .../operations/{operationId}) and
+ * Device Registration Status Lookup (POST /{idScope}/registrations/{registrationId}). Both re-authenticate.
+ */
+import type { CoreDeps } from '../deps.js';
+import { DpsError } from '../errors.js';
+import type { RegistrationRecord } from '../model.js';
+import { authenticate } from './authenticate.js';
+import type { Attested, DeviceRegistrationResult, DeviceRequest, RegistrationOperationStatus } from './types.js';
+
+export function toDeviceResult(record: RegistrationRecord, attested: Attested | undefined): DeviceRegistrationResult {
+  const result: DeviceRegistrationResult = {
+    registrationId: record.registrationId,
+    createdDateTimeUtc: record.createdDateTimeUtc,
+    ...(record.assignedHub ? { assignedHub: record.assignedHub } : {}),
+    ...(record.deviceId ? { deviceId: record.deviceId } : {}),
+    status: record.status,
+    ...(record.substatus ? { substatus: record.substatus } : {}),
+    ...(record.errorCode !== undefined ? { errorCode: record.errorCode, errorMessage: record.errorMessage } : {}),
+    lastUpdatedDateTimeUtc: record.lastUpdatedDateTimeUtc,
+    etag: record.etag,
+    ...(record.payload !== undefined ? { payload: record.payload } : {}),
+  };
+  if (attested) Object.assign(result, attested.resultAttestation);
+  else if (record.attestationType === 'symmetricKey') result.symmetricKey = record.enrollmentGroupId ? { enrollmentGroupId: record.enrollmentGroupId } : {};
+  return result;
+}
+
+export async function getOperationStatus(deps: CoreDeps, req: DeviceRequest & { operationId: string }): Promise<RegistrationOperationStatus> {
+  const attested = await authenticate(deps, req);
+  const op = await deps.store.operations.get(req.operationId);
+  if (!op || op.idScope !== attested.instance.idScope || op.registrationId.toLowerCase() !== req.registrationId.toLowerCase()) {
+    throw new DpsError('OperationNotFound');
+  }
+  const record = await deps.store.registrations.get(attested.instance.idScope, req.registrationId);
+  if (!record) throw new DpsError('OperationNotFound', 'The registration of this operation no longer exists.');
+  const status = op.status === 'assigned' ? 'assigned' : 'failed';
+  return { operationId: op.operationId, status, registrationState: toDeviceResult(record, attested) };
+}
+
+export async function getDeviceRegistrationStatus(deps: CoreDeps, req: DeviceRequest): Promise<DeviceRegistrationResult> {
+  const attested = await authenticate(deps, req);
+  const record = await deps.store.registrations.get(attested.instance.idScope, req.registrationId);
+  if (!record) throw new DpsError('RegistrationNotFound');
+  return toDeviceResult(record, attested);
+}

@@ -1,0 +1,52 @@
+/** @module core/registration/types — what flows through the registration pipeline. */
+import type { EnrollmentGroup, IndividualEnrollment, RegistrationRecord, ServiceInstance } from '../model.js';
+import type { HubDeviceAuth } from '../ports.js';
+
+/** A device request as every adapter hands it to the core. */
+export interface DeviceRequest {
+  idScope: string;
+  registrationId: string;
+  /** The SAS from the Authorization header, MQTT password or AMQP SASL PLAIN password. */
+  sas?: string;
+  trackingId: string;
+}
+
+export interface RegisterRequest extends DeviceRequest {
+  /** The parsed request body. */
+  body: unknown;
+}
+
+/** Who the device proved to be, and which enrollment admitted it. */
+export interface Attested {
+  instance: ServiceInstance;
+  registrationId: string;
+  enrollment: { kind: 'individual'; record: IndividualEnrollment } | { kind: 'group'; record: EnrollmentGroup };
+  /** How the hub will authenticate the device. */
+  hubAuth: HubDeviceAuth;
+  /** Attestation-specific part of the result, e.g. `{ symmetricKey: { enrollmentGroupId } }`. */
+  resultAttestation: Pick<DeviceRegistrationResult, 'symmetricKey' | 'x509' | 'tpm'>;
+}
+
+/** DeviceRegistrationResult as the device API returns it (api-version 2019-03-31). */
+export interface DeviceRegistrationResult {
+  registrationId: string;
+  createdDateTimeUtc?: string;
+  assignedHub?: string;
+  deviceId?: string;
+  status: RegistrationRecord['status'];
+  substatus?: RegistrationRecord['substatus'];
+  errorCode?: number;
+  errorMessage?: string;
+  lastUpdatedDateTimeUtc?: string;
+  etag?: string;
+  payload?: unknown;
+  symmetricKey?: { enrollmentGroupId?: string };
+  x509?: Record<string, unknown>;
+  tpm?: { authenticationKey: string };
+}
+
+export interface RegistrationOperationStatus {
+  operationId: string;
+  status: 'assigning' | 'assigned' | 'failed';
+  registrationState?: DeviceRegistrationResult;
+}

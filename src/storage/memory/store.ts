@@ -1,0 +1,24 @@
+/** @module storage/memory/store — the Store over in-memory tables. Nothing survives the process. */
+import type { Store } from '../../core/ports.js';
+import { enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo } from '../repositories.js';
+import { MemoryDocTable } from './doc-table.js';
+
+export function createMemoryStore(): Store {
+  const ops = new MemoryDocTable<any>();
+  let chain: Promise<unknown> = Promise.resolve();
+  return {
+    instances: instanceRepo(new MemoryDocTable()),
+    enrollments: enrollmentRepo(new MemoryDocTable()),
+    groups: groupRepo(new MemoryDocTable()),
+    registrations: registrationRepo(new MemoryDocTable()),
+    operations: operationRepo(ops, (before) => ops.pruneIndexBefore('', before)),
+    linkedHubs: linkedHubRepo(new MemoryDocTable()),
+    async init() {},
+    async close() {},
+    transaction<T>(fn: () => Promise<T>): Promise<T> {
+      const run = chain.then(fn, fn);
+      chain = run.catch(() => undefined);
+      return run;
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * @module storage/repositories
+ * The per-aggregate repositories of `core/ports.ts`, written once over a backend's DocTables.
+ * Keys are lower-cased: DPS registration and group IDs are case-insensitive.
+ */
+import type {
+  EnrollmentGroupStore, EnrollmentStore, LinkedHubStore, OperationStore, RegistrationStore, ServiceInstanceStore,
+} from '../core/ports.js';
+import type { EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance } from '../core/model.js';
+import { pageOf, type DocTable } from './doc-table.js';
+
+const k = (s: string): string => s.toLowerCase();
+const GLOBAL = '';
+
+export interface DocTables {
+  instances: DocTable<ServiceInstance>;
+  enrollments: DocTable<IndividualEnrollment>;
+  groups: DocTable<EnrollmentGroup>;
+  registrations: DocTable<RegistrationRecord>;
+  operations: DocTable<OperationRecord>;
+  linkedHubs: DocTable<LinkedHub>;
+}
+
+export function instanceRepo(t: DocTable<ServiceInstance>): ServiceInstanceStore {
+  return {
+    get: (name) => t.get(GLOBAL, k(name)),
+    getByIdScope: async (idScope) => (await t.listByIndex(GLOBAL, k(idScope)))[0],
+    list: () => t.list(GLOBAL, { limit: 1_000_000 }),
+    put: async (i) => { await t.put(GLOBAL, k(i.name), i, null, k(i.idScope), undefined); },
+  };
+}
+
+export function enrollmentRepo(t: DocTable<IndividualEnrollment>): EnrollmentStore {
+  return {
+    get: (scope, id) => t.get(scope, k(id)),
+    put: (scope, e, cond) => t.put(scope, k(e.registrationId), e, e.etag ?? null, e.attestation.type, cond),
+    delete: (scope, id, cond) => t.delete(scope, k(id), cond),
+    list: (scope, opts) => pageOf(t, scope, (e) => k(e.registrationId), opts),
+  };
+}
+
+export function groupRepo(t: DocTable<EnrollmentGroup>): EnrollmentGroupStore {
+  return {
+    get: (scope, id) => t.get(scope, k(id)),
+    put: (scope, g, cond) => t.put(scope, k(g.enrollmentGroupId), g, g.etag ?? null, g.attestation.type, cond),
+    delete: (scope, id, cond) => t.delete(scope, k(id), cond),
+    list: (scope, opts) => pageOf(t, scope, (g) => k(g.enrollmentGroupId), opts),
+    listByAttestation: (scope, type) => t.listByIndex(scope, type),
+  };
+}
+
+export function registrationRepo(t: DocTable<RegistrationRecord>): RegistrationStore {
+  return {
+    get: (scope, id) => t.get(scope, k(id)),
+    put: (scope, r, cond) => t.put(scope, k(r.registrationId), r, r.etag, r.enrollmentGroupId ? k(r.enrollmentGroupId) : null, cond),
+    delete: (scope, id, cond) => t.delete(scope, k(id), cond),
+    listByGroup: (scope, groupId, opts) => pageOf(t, scope, (r) => k(r.registrationId), { ...opts, index: k(groupId) }),
+  };
+}
+
+export function operationRepo(t: DocTable<OperationRecord>, prune: (before: string) => Promise<number>): OperationStore {
+  return {
+    get: (id) => t.get(GLOBAL, id),
+    put: async (op) => { await t.put(GLOBAL, op.operationId, op, null, op.updatedAt, undefined); },
+    prune,
+  };
+}
+
+export function linkedHubRepo(t: DocTable<LinkedHub>): LinkedHubStore {
+  return {
+    list: (scope) => t.list(scope, { limit: 1_000_000 }),
+    put: async (scope, hub) => { await t.put(scope, k(hub.hostName), hub, null, null, undefined); },
+    delete: (scope, host) => t.delete(scope, k(host), undefined),
+  };
+}

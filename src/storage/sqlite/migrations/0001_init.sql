@@ -1,0 +1,13 @@
+-- OpenDPS provisioning store, SQLite. Every aggregate is a table of JSON documents keyed by (scope, key), with an
+-- etag for compare-and-set and one secondary index column.
+CREATE TABLE instances     (scope TEXT NOT NULL, key TEXT NOT NULL, etag TEXT, idx TEXT, doc TEXT NOT NULL, PRIMARY KEY (scope, key));
+CREATE TABLE enrollments   (scope TEXT NOT NULL, key TEXT NOT NULL, etag TEXT, idx TEXT, doc TEXT NOT NULL, PRIMARY KEY (scope, key));
+CREATE TABLE groups        (scope TEXT NOT NULL, key TEXT NOT NULL, etag TEXT, idx TEXT, doc TEXT NOT NULL, PRIMARY KEY (scope, key));
+CREATE TABLE registrations (scope TEXT NOT NULL, key TEXT NOT NULL, etag TEXT, idx TEXT, doc TEXT NOT NULL, PRIMARY KEY (scope, key));
+CREATE TABLE operations    (scope TEXT NOT NULL, key TEXT NOT NULL, etag TEXT, idx TEXT, doc TEXT NOT NULL, PRIMARY KEY (scope, key));
+CREATE TABLE linked_hubs   (scope TEXT NOT NULL, key TEXT NOT NULL, etag TEXT, idx TEXT, doc TEXT NOT NULL, PRIMARY KEY (scope, key));
+CREATE INDEX instances_idx     ON instances (scope, idx);
+CREATE INDEX enrollments_idx   ON enrollments (scope, idx);
+CREATE INDEX groups_idx        ON groups (scope, idx);
+CREATE INDEX registrations_idx ON registrations (scope, idx, key);
+CREATE INDEX operations_idx    ON operations (scope, idx);
