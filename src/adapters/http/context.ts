@@ -1,0 +1,21 @@
+/** @module adapters/http/context — what each HTTP route handler is given. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Core } from '../../core/operations.js';
+import type { Logger } from '../../common/logger.js';
+
+export interface HttpContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  trackingId: string;
+  core: Core;
+  logger: Logger;
+  /** The service instance this endpoint serves (service API). */
+  instanceName: string;
+  limits: { deviceBodyBytes: number; serviceBodyBytes: number };
+}
+
+export const header = (ctx: HttpContext, name: string): string | undefined => {
+  const v = ctx.req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};

@@ -1,0 +1,37 @@
+/**
+ * @module adapters/http/device-routes
+ * The DPS device API over HTTPS (api-version 2019-03-31): register, operation status, registration status lookup.
+ */
+import { readJson } from './body.js';
+import { header, type HttpContext } from './context.js';
+import { sendJson } from './respond.js';
+import type { Router } from './router.js';
+
+export function addDeviceRoutes(router: Router<HttpContext>): void {
+  // DPS: Runtime Registration - Register Device → 202 {operationId, status:"assigning"} + retry-after
+  router.on('PUT', '/:idScope/registrations/:registrationId/register', async (ctx, p) => {
+    const body = await readJson(ctx.req, ctx.limits.deviceBodyBytes);
+    const result = await ctx.core.registerDevice({
+      idScope: p.idScope!, registrationId: p.registrationId!, sas: header(ctx, 'authorization'), trackingId: ctx.trackingId, body,
+    });
+    sendJson(ctx.res, 202, result, { 'retry-after': String(ctx.core.deps.settings.retryAfterSeconds) });
+  });
+
+  // DPS: Runtime Registration - Operation Status Lookup → 200 with the final status (the SDK sends a `{}` body)
+  router.on('GET', '/:idScope/registrations/:registrationId/operations/:operationId', async (ctx, p) => {
+    await readJson(ctx.req, ctx.limits.deviceBodyBytes);
+    const result = await ctx.core.getOperationStatus({
+      idScope: p.idScope!, registrationId: p.registrationId!, operationId: p.operationId!, sas: header(ctx, 'authorization'), trackingId: ctx.trackingId,
+    });
+    sendJson(ctx.res, 200, result);
+  });
+
+  // DPS: Runtime Registration - Device Registration Status Lookup
+  router.on('POST', '/:idScope/registrations/:registrationId', async (ctx, p) => {
+    await readJson(ctx.req, ctx.limits.deviceBodyBytes);
+    const result = await ctx.core.getDeviceRegistrationStatus({
+      idScope: p.idScope!, registrationId: p.registrationId!, sas: header(ctx, 'authorization'), trackingId: ctx.trackingId,
+    });
+    sendJson(ctx.res, 200, result);
+  });
+}

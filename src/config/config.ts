@@ -1,0 +1,129 @@
+/**
+ * @module config/config
+ * One typed Config, validated at start. Precedence: flags > environment (OPENDPS_*) > config file (--config,
+ * JSON) > defaults. A bad value fails at start with a message that names the key.
+ *
+ * Network defaults need no /etc/hosts edits: on Linux every 127.x.y.z address is local, so the DPS endpoint
+ * listens on 127.0.0.1 and built-in hub N on 127.0.0.(N+1), each with its own port 443 (the official HTTPS clients
+ * reach 443 only).
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = z.number().int().min(1).max(65535);
+const host = z.string().min(1).regex(/^[A-Za-z0-9.-]+$|^\[?[0-9a-fA-F:]+\]?$/, 'must be a host name or IP address');
+
+const endpoint = z.object({
+  hostName: host,
+  bindAddress: z.string().min(1),
+  httpsPort: port,
+});
+
+export const configSchema = z.object({
+  dataDir: z.string().min(1),
+  store: z.string().regex(/^(sqlite:|memory:)/, "must be 'sqlite:<file>' or 'memory:'"),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+  dps: endpoint,
+  hubs: z.array(endpoint.extend({ name: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and -') })).min(1),
+  tls: z.object({ caCertFile: z.string().optional(), caKeyFile: z.string().optional() })
+    .refine((t) => !!t.caCertFile === !!t.caKeyFile, 'caCertFile and caKeyFile go together'),
+  retryAfterSeconds: z.number().int().min(0).max(60),
+  allocationPolicy: z.enum(['hashed', 'geoLatency', 'static', 'custom']),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type EndpointConfig = z.infer<typeof endpoint>;
+
+export interface RawOptions {
+  config?: string;
+  dataDir?: string;
+  store?: string;
+  logLevel?: string;
+  dpsHost?: string;
+  dpsBind?: string;
+  dpsPort?: string;
+  hubs?: string;
+  hubHosts?: string;
+  hubPort?: string;
+  caCert?: string;
+  caKey?: string;
+  retryAfter?: string;
+}
+
+const ENV: Record<keyof RawOptions, string> = {
+  config: 'OPENDPS_CONFIG', dataDir: 'OPENDPS_DATA_DIR', store: 'OPENDPS_STORE', logLevel: 'OPENDPS_LOG_LEVEL',
+  dpsHost: 'OPENDPS_DPS_HOST', dpsBind: 'OPENDPS_DPS_BIND', dpsPort: 'OPENDPS_DPS_PORT',
+  hubs: 'OPENDPS_HUBS', hubHosts: 'OPENDPS_HUB_HOSTS', hubPort: 'OPENDPS_HUB_PORT',
+  caCert: 'OPENDPS_CA_CERT', caKey: 'OPENDPS_CA_KEY', retryAfter: 'OPENDPS_RETRY_AFTER',
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function num(key: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new ConfigError(`Invalid configuration: '${key}' must be a number (got '${v}').`);
+  return n;
+}
+
+/** Builds the Config from flags, environment, an optional JSON file and defaults. */
+export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.env): Config {
+  const pick = (k: keyof RawOptions): string | undefined => flags[k] ?? env[ENV[k]];
+  const file = pick('config');
+  let fromFile: Partial<Config> = {};
+  if (file) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Partial<Config>;
+    } catch (err) {
+      throw new ConfigError(`Invalid configuration: cannot read config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  const dataDir = resolve(pick('dataDir') ?? fromFile.dataDir ?? '.opendps');
+  const dpsHost = pick('dpsHost') ?? fromFile.dps?.hostName ?? '127.0.0.1';
+  const hubHosts = pick('hubHosts')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const hubCount = num('hubs', pick('hubs')) ?? hubHosts?.length ?? fromFile.hubs?.length ?? 1;
+  const hubPort = num('hubPort', pick('hubPort'));
+  const hubs = Array.from({ length: Math.max(0, Math.floor(hubCount)) }, (_, i) => {
+    const f = fromFile.hubs?.[i];
+    const hostName = hubHosts?.[i] ?? f?.hostName ?? `127.0.0.${i + 2}`;
+    return {
+      name: f?.name ?? `hub-${i + 1}`,
+      hostName,
+      bindAddress: f?.bindAddress ?? (isIP(hostName) ? hostName : '127.0.0.1'),
+      httpsPort: hubPort ?? f?.httpsPort ?? 443,
+    };
+  });
+  const candidate = {
+    dataDir,
+    store: pick('store') ?? fromFile.store ?? `sqlite:${resolve(dataDir, 'opendps.sqlite')}`,
+    logLevel: pick('logLevel') ?? fromFile.logLevel ?? 'info',
+    dps: {
+      hostName: dpsHost,
+      bindAddress: pick('dpsBind') ?? fromFile.dps?.bindAddress ?? (isIP(dpsHost) ? dpsHost : '127.0.0.1'),
+      httpsPort: num('dpsPort', pick('dpsPort')) ?? fromFile.dps?.httpsPort ?? 443,
+    },
+    hubs,
+    tls: { caCertFile: pick('caCert') ?? fromFile.tls?.caCertFile, caKeyFile: pick('caKey') ?? fromFile.tls?.caKeyFile },
+    retryAfterSeconds: num('retryAfter', pick('retryAfter')) ?? fromFile.retryAfterSeconds ?? 1,
+    allocationPolicy: fromFile.allocationPolicy ?? 'hashed',
+  };
+  const parsed = configSchema.safeParse(candidate);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`Invalid configuration: '${issue.path.join('.')}' ${issue.message}.`);
+  }
+  const all = [parsed.data.dps, ...parsed.data.hubs];
+  const seen = new Set<string>();
+  for (const e of all) {
+    for (const p of [e.httpsPort]) {
+      const key = `${e.bindAddress}:${p}`;
+      if (seen.has(key)) throw new ConfigError(`Invalid configuration: two endpoints would listen on ${key}; give each hub its own address or port.`);
+      seen.add(key);
+    }
+  }
+  return parsed.data;
+}
