@@ -137,6 +137,8 @@ export interface LinkedHub {
   allocationWeight: number;
   applyAllocationPolicy: boolean;
   location?: string;
-  /** Optional network address override (host[:port]) used to reach the hub's REST API. */
+  /** Optional network address used to reach the hub's REST API instead of resolving `hostName`. */
   address?: string;
+  /** Optional port of the hub's REST API (default 443). */
+  port?: number;
 }

@@ -1,0 +1,84 @@
+/**
+ * @module cli/commands/serve
+ * `opendps serve`: one process running the DPS endpoint and the built-in hub(s), state in the data directory.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type RawOptions } from '../../src/config/config.js';
+import { ListenError } from '../../src/setup/listen.js';
+import { startServer } from '../../src/server.js';
+
+export const SERVE_HELP = `Usage: opendps serve [options]
+
+Options (each also settable as an OPENDPS_* environment variable, or in a JSON file given with --config):
+  --data-dir DIR        State directory: database, CA and certificates, connection.json   (default ./.opendps)
+  --store URL           sqlite:<file> (default <data-dir>/opendps.sqlite) or memory:
+  --dps-host HOST       Host name (or IP) devices and the service SDK use for DPS             (default 127.0.0.1)
+  --dps-bind ADDR       Address the DPS endpoint listens on      (default: --dps-host when it is an IP, else 127.0.0.1)
+  --dps-port PORT       DPS HTTPS port (the official HTTPS clients reach only 443)            (default 443)
+  --hubs N              Number of built-in hubs                                                 (default 1)
+  --hub-hosts H1,H2     Host names of the built-in hubs                    (default 127.0.0.2, 127.0.0.3, ...)
+  --hub-port PORT       Hub HTTPS port                                                          (default 443)
+  --ca-cert FILE        Use this CA (PEM) to sign server certificates instead of creating one
+  --ca-key FILE         The CA's private key (PEM)
+  --retry-after SEC     Seconds devices are told to wait before polling                        (default 1)
+  --log-level LEVEL     debug | info | warn | error                                             (default info)
+  --config FILE         JSON config file (keys as in the Config type: dataDir, dps, hubs, tls, ...)
+`;
+
+export async function runServe(args: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        'data-dir': { type: 'string' }, store: { type: 'string' }, 'dps-host': { type: 'string' }, 'dps-bind': { type: 'string' },
+        'dps-port': { type: 'string' }, hubs: { type: 'string' }, 'hub-hosts': { type: 'string' }, 'hub-port': { type: 'string' },
+        'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' }, 'retry-after': { type: 'string' }, 'log-level': { type: 'string' },
+        config: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`opendps serve: ${(err as Error).message}\n\n${SERVE_HELP}`);
+    return 2;
+  }
+  if (values.help) { process.stdout.write(SERVE_HELP); return 0; }
+  const flags: RawOptions = {
+    dataDir: values['data-dir'] as string, store: values.store as string, dpsHost: values['dps-host'] as string,
+    dpsBind: values['dps-bind'] as string, dpsPort: values['dps-port'] as string, hubs: values.hubs as string,
+    hubHosts: values['hub-hosts'] as string, hubPort: values['hub-port'] as string, caCert: values['ca-cert'] as string,
+    caKey: values['ca-key'] as string, retryAfter: values['retry-after'] as string, logLevel: values['log-level'] as string,
+    config: values.config as string,
+  };
+  try {
+    const config = loadConfig(flags);
+    const server = await startServer(config);
+    const c = server.connection;
+    process.stdout.write([
+      'OpenDPS is ready.',
+      `  ID scope:                 ${c.idScope}`,
+      `  Provisioning host:        ${c.provisioningHost}`,
+      `  Service connection string: ${c.serviceConnectionString}`,
+      ...c.hubs.map((h) => `  Hub ${h.name}: ${h.hostName}\n    connection string:      ${h.connectionString}`),
+      `  CA certificate (trust it): ${c.caCertFile}`,
+      `    e.g. export NODE_EXTRA_CA_CERTS=${c.caCertFile}`,
+      `  Details written to ${config.dataDir}/connection.json`,
+      '',
+    ].join('\n'));
+    const stop = async (signal: string) => {
+      process.stderr.write(`opendps: ${signal} received, shutting down\n`);
+      await server.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof ListenError) {
+      process.stderr.write(`opendps serve: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`opendps serve: failed to start: ${(err as Error).stack ?? err}\n`);
+    return 1;
+  }
+}

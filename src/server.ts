@@ -1,0 +1,140 @@
+/**
+ * @module server
+ * The composition root: config → logger → TLS material → store → service instance → built-in hubs (store, core,
+ * HTTPS endpoint) → linked hubs → hub connector → provisioning core → DPS HTTPS endpoint → connection.json.
+ * Nothing else imports across layers.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { join } from 'node:path';
+import { createDpsHttpHandler } from './adapters/http/dps-http-handler.js';
+import { systemClock } from './common/clock.js';
+import { cryptoIds } from './common/ids.js';
+import { createJsonLogger, type Logger } from './common/logger.js';
+import type { Config } from './config/config.js';
+import { defaultCoreSettings } from './core/deps.js';
+import type { LinkedHub } from './core/model.js';
+import { createCore, type Core } from './core/operations.js';
+import type { Store } from './core/ports.js';
+import { createHub, type Hub } from './hub/hub.js';
+import { createHubHttpHandler } from './hub/http/handler.js';
+import { createCorePortConnector } from './hub-connectors/core-port.js';
+import { createIotHubRestConnector } from './hub-connectors/iot-hub-rest.js';
+import { loadOrCreateHubState, hubConnectionString } from './setup/hub-state.js';
+import { listen } from './setup/listen.js';
+import { ensureServiceInstance, INSTANCE_NAME, serviceConnectionString } from './setup/service-instance.js';
+import { createMemoryStore } from './storage/memory/store.js';
+import { createMemoryHubStore } from './storage/memory/hub-store.js';
+import { createSqliteHubStore } from './storage/sqlite/hub-store.js';
+import { createSqliteStore } from './storage/sqlite/store.js';
+import type { HubStore } from './hub/ports.js';
+import { loadOrCreateCa, serverCertFor } from './tls/cert-store.js';
+
+export interface ConnectionInfo {
+  idScope: string;
+  provisioningHost: string;
+  serviceConnectionString: string;
+  hubs: Array<{ name: string; hostName: string; connectionString: string }>;
+  caCertFile: string;
+}
+
+export interface RunningServer {
+  readonly config: Config;
+  readonly connection: ConnectionInfo;
+  readonly core: Core;
+  readonly hubs: ReadonlyMap<string, Hub>;
+  close(): Promise<void>;
+}
+
+function openStores(config: Config): { store: Store; hubStore: HubStore } {
+  if (config.store.startsWith('memory:')) return { store: createMemoryStore(), hubStore: createMemoryHubStore() };
+  const file = config.store.slice('sqlite:'.length);
+  return { store: createSqliteStore(file), hubStore: createSqliteHubStore({ path: join(config.dataDir, 'hubs.sqlite') }) };
+}
+
+const closeServer = (s: HttpsServer): Promise<void> => new Promise((r) => { s.closeAllConnections(); s.close(() => r()); });
+
+export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = opts.logger ?? createJsonLogger({ level: config.logLevel });
+  const clock = systemClock;
+  const servers: HttpsServer[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const s of servers.splice(0)) await closeServer(s);
+    for (const c of cleanups.splice(0).reverse()) await c();
+  };
+  try {
+    // 1. data directory and TLS material
+    mkdirSync(config.dataDir, { recursive: true });
+    const ca = loadOrCreateCa(config.dataDir, config.tls);
+
+    // 2. stores
+    const { store, hubStore } = openStores(config);
+    await store.init();
+    cleanups.push(() => store.close());
+    await hubStore.init();
+    cleanups.push(() => hubStore.close());
+
+    // 3. the provisioning service instance (ID scope, access policy)
+    const instance = await ensureServiceInstance(store, { hostName: config.dps.hostName, allocationPolicy: config.allocationPolicy });
+
+    // 4. built-in hubs, each on its own HTTPS endpoint, linked to the instance
+    const hubs = new Map<string, Hub>();
+    const hubInfo: ConnectionInfo['hubs'] = [];
+    for (const h of config.hubs) {
+      const state = loadOrCreateHubState(config.dataDir, h.name);
+      const hub = createHub({ store: hubStore, hubName: h.hostName, clock, logger: logger.child({ hub: h.name }) });
+      hubs.set(h.hostName, hub);
+      const tls = serverCertFor(config.dataDir, ca, `hub-${h.name}`, h.hostName);
+      const handler = createHubHttpHandler({ hub, hostName: h.hostName, policies: state.policies, clock, logger });
+      const server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => void handler(req, res));
+      await listen(server, `built-in hub ${h.name} (HTTPS)`, h.bindAddress, h.httpsPort);
+      servers.push(server);
+      const connectionString = hubConnectionString(h.hostName, state);
+      hubInfo.push({ name: h.name, hostName: h.hostName, connectionString });
+      const linked: LinkedHub = {
+        hostName: h.hostName, connectionString, allocationWeight: 1, applyAllocationPolicy: true,
+        address: h.bindAddress, port: h.httpsPort,
+      };
+      const existing = (await store.linkedHubs.list(instance.idScope)).find((x) => x.hostName.toLowerCase() === h.hostName.toLowerCase());
+      await store.linkedHubs.put(instance.idScope, existing ? { ...existing, connectionString, address: linked.address, port: linked.port } : linked);
+    }
+
+    // 5. the provisioning core, reaching hubs through their REST API
+    const rest = createIotHubRestConnector({ ca: ca.certPem, logger, clock });
+    cleanups.push(async () => rest.close?.());
+    const core = createCore({
+      store, hubs: createCorePortConnector(rest), clock, logger, ids: cryptoIds,
+      settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds },
+    });
+
+    // 6. the DPS endpoint: device API and service API over HTTPS
+    const dpsTls = serverCertFor(config.dataDir, ca, 'dps', config.dps.hostName);
+    const dpsHandler = createDpsHttpHandler({ core, logger, instanceName: INSTANCE_NAME });
+    const dpsServer = createHttpsServer({ cert: dpsTls.certPem, key: dpsTls.keyPem }, (req, res) => void dpsHandler(req, res));
+    await listen(dpsServer, 'the DPS endpoint (HTTPS)', config.dps.bindAddress, config.dps.httpsPort);
+    servers.push(dpsServer);
+
+    // 7. housekeeping: finished operations are kept for a day
+    const prune = setInterval(() => {
+      void store.operations.prune(new Date(clock.now().getTime() - 24 * 3600 * 1000).toISOString()).catch((err) => logger.warn('operation prune failed', { error: String(err) }));
+    }, 10 * 60 * 1000);
+    prune.unref();
+    cleanups.push(async () => clearInterval(prune));
+
+    // 8. connection details
+    const connection: ConnectionInfo = {
+      idScope: instance.idScope,
+      provisioningHost: config.dps.hostName,
+      serviceConnectionString: serviceConnectionString(instance),
+      hubs: hubInfo,
+      caCertFile: ca.certFile,
+    };
+    writeFileSync(join(config.dataDir, 'connection.json'), JSON.stringify(connection, null, 2) + '\n', { mode: 0o600 });
+    logger.info('OpenDPS is ready', { idScope: connection.idScope, provisioningHost: connection.provisioningHost, hubs: hubInfo.map((h) => h.hostName) });
+    return { config, connection, core, hubs, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * @module storage/sqlite/hub-store
+ * The built-in hub's store on SQLite (better-sqlite3, WAL). Devices and twins are JSON documents in
+ * `hub_devices` / `hub_twins`, keyed by (hub_name, device_id), with the etag in its own column for
+ * compare-and-set. The schema comes from numbered migrations in `hub-migrations/NNNN_name.sql` (read from disk
+ * next to this module), each applied once in its own transaction and recorded in `hub_schema_migrations`.
+ * @example
+ * const store = createSqliteHubStore({ path: 'data/opendps.db' }); // or ':memory:'
+ * await store.init();
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import type { DeviceTwinEntry, HubStore, PageRequest, Precondition } from '../../hub/ports.js';
+import type { DeviceIdentity, TwinRecord } from '../../hub/types.js';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('./hub-migrations/', import.meta.url));
+const MIGRATION_FILE = /^(\d{4})_[a-z0-9_-]+\.sql$/;
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export function loadHubMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => MIGRATION_FILE.test(f))
+    .sort()
+    .map((f) => ({ version: Number(MIGRATION_FILE.exec(f)![1]), name: f, sql: readFileSync(join(dir, f), 'utf8') }));
+}
+
+/** Applies pending migrations, each in an IMMEDIATE transaction (safe against a second process); returns those applied. */
+export function migrateHubSchema(db: Database.Database, migrations: readonly Migration[] = loadHubMigrations()): number[] {
+  db.exec('CREATE TABLE IF NOT EXISTS hub_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const isApplied = db.prepare('SELECT 1 FROM hub_schema_migrations WHERE version = ?').pluck();
+  const record = db.prepare('INSERT INTO hub_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const applied: number[] = [];
+  for (const m of migrations) {
+    const ran = db.transaction(() => {
+      if (isApplied.get(m.version)) return false;
+      db.exec(m.sql);
+      record.run(m.version, m.name, new Date().toISOString());
+      return true;
+    }).immediate();
+    if (ran) applied.push(m.version);
+  }
+  return applied;
+}
+
+export type SqliteHubStoreOptions =
+  | { readonly path: string }
+  /** Share a database opened elsewhere; `close()` then leaves it open. */
+  | { readonly database: Database.Database };
+
+type Table = 'hub_devices' | 'hub_twins';
+
+function statements(db: Database.Database, table: Table) {
+  return {
+    get: db.prepare(`SELECT doc FROM ${table} WHERE hub_name = ? AND device_id = ?`).pluck(),
+    insert: db.prepare(`INSERT INTO ${table} (hub_name, device_id, etag, doc) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+    upsert: db.prepare(`INSERT INTO ${table} (hub_name, device_id, etag, doc) VALUES (?, ?, ?, ?)
+      ON CONFLICT (hub_name, device_id) DO UPDATE SET etag = excluded.etag, doc = excluded.doc`),
+    update: db.prepare(`UPDATE ${table} SET etag = ?, doc = ? WHERE hub_name = ? AND device_id = ? AND etag = ?`),
+  };
+}
+
+export class SqliteHubStore implements HubStore {
+  private db: Database.Database | undefined;
+  private sql: ReturnType<SqliteHubStore['prepare']> | undefined;
+
+  constructor(private readonly opts: SqliteHubStoreOptions) {}
+
+  async init(): Promise<void> {
+    if (this.db) return;
+    const db = 'database' in this.opts ? this.opts.database : new Database(this.opts.path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 5000');
+    migrateHubSchema(db);
+    this.db = db;
+    this.sql = this.prepare(db);
+  }
+
+  async close(): Promise<void> {
+    if (this.db && !('database' in this.opts)) this.db.close();
+    this.db = undefined;
+    this.sql = undefined;
+  }
+
+  private prepare(db: Database.Database) {
+    const deleteTwin = db.prepare('DELETE FROM hub_twins WHERE hub_name = ? AND device_id = ?');
+    const deleteAny = db.prepare('DELETE FROM hub_devices WHERE hub_name = ? AND device_id = ?');
+    const deleteIf = db.prepare('DELETE FROM hub_devices WHERE hub_name = ? AND device_id = ? AND etag = ?');
+    return {
+      devices: statements(db, 'hub_devices'),
+      twins: statements(db, 'hub_twins'),
+      list: db.prepare(`SELECT doc FROM hub_devices WHERE hub_name = ? AND device_id > ? ORDER BY device_id LIMIT ?`).pluck(),
+      listWithTwins: db.prepare(`SELECT d.doc AS device, t.doc AS twin FROM hub_devices d
+        LEFT JOIN hub_twins t ON t.hub_name = d.hub_name AND t.device_id = d.device_id
+        WHERE d.hub_name = ? AND d.device_id > ? ORDER BY d.device_id LIMIT ?`),
+      delete: db.transaction((hubName: string, deviceId: string, etag: string | undefined): boolean => {
+        const info = etag === undefined ? deleteAny.run(hubName, deviceId) : deleteIf.run(hubName, deviceId, etag);
+        if (info.changes === 0) return false;
+        deleteTwin.run(hubName, deviceId);
+        return true;
+      }),
+    };
+  }
+
+  private q(): NonNullable<SqliteHubStore['sql']> {
+    if (!this.sql) throw new Error('SqliteHubStore: call init() first (or the store is closed)');
+    return this.sql;
+  }
+
+  private put(table: 'devices' | 'twins', hubName: string, id: string, etag: string, doc: unknown, when: Precondition): boolean {
+    const s = this.q()[table];
+    const json = JSON.stringify(doc);
+    if (when === 'any') return s.upsert.run(hubName, id, etag, json).changes > 0;
+    if (when === 'absent') return s.insert.run(hubName, id, etag, json).changes > 0;
+    return s.update.run(etag, json, hubName, id, when.etag).changes > 0;
+  }
+
+  private get<T>(table: 'devices' | 'twins', hubName: string, id: string): T | undefined {
+    const doc = this.q()[table].get.get(hubName, id) as string | undefined;
+    return doc === undefined ? undefined : (JSON.parse(doc) as T);
+  }
+
+  async getDevice(hubName: string, deviceId: string): Promise<DeviceIdentity | undefined> {
+    return this.get<DeviceIdentity>('devices', hubName, deviceId);
+  }
+
+  async listDevices(hubName: string, page?: PageRequest): Promise<DeviceIdentity[]> {
+    const rows = this.q().list.all(hubName, page?.after ?? '', page ? page.limit : -1) as string[];
+    return rows.map((doc) => JSON.parse(doc) as DeviceIdentity);
+  }
+
+  async putDevice(hubName: string, device: DeviceIdentity, when: Precondition): Promise<boolean> {
+    return this.put('devices', hubName, device.deviceId, device.etag, device, when);
+  }
+
+  async deleteDevice(hubName: string, deviceId: string, when: Precondition): Promise<boolean> {
+    if (when === 'absent') return false;
+    return this.q().delete(hubName, deviceId, when === 'any' ? undefined : when.etag);
+  }
+
+  async getTwin(hubName: string, deviceId: string): Promise<TwinRecord | undefined> {
+    return this.get<TwinRecord>('twins', hubName, deviceId);
+  }
+
+  async putTwin(hubName: string, twin: TwinRecord, when: Precondition): Promise<boolean> {
+    return this.put('twins', hubName, twin.deviceId, twin.etag, twin, when);
+  }
+
+  async listDeviceTwins(hubName: string, page: PageRequest): Promise<DeviceTwinEntry[]> {
+    const rows = this.q().listWithTwins.all(hubName, page.after ?? '', page.limit) as { device: string; twin: string | null }[];
+    return rows.map((r) => ({
+      device: JSON.parse(r.device) as DeviceIdentity,
+      twin: r.twin === null ? undefined : (JSON.parse(r.twin) as TwinRecord),
+    }));
+  }
+}
+
+/** Creates (but does not open) a SQLite hub store; call `init()` before use. */
+export function createSqliteHubStore(opts: SqliteHubStoreOptions): SqliteHubStore {
+  return new SqliteHubStore(opts);
+}

@@ -1,0 +1,27 @@
+/** Thin promise wrappers around the unmodified official Azure IoT SDK packages. */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+export const { ProvisioningDeviceClient } = require('azure-iot-provisioning-device');
+export const { Http: ProvisioningHttp } = require('azure-iot-provisioning-device-http');
+export const { SymmetricKeySecurityClient } = require('azure-iot-security-symmetric-key');
+export const { ProvisioningServiceClient } = require('azure-iot-provisioning-service');
+export const { Registry } = require('azure-iothub');
+
+export interface RegistrationResult {
+  registrationId: string;
+  assignedHub: string;
+  deviceId: string;
+  status: string;
+  substatus?: string;
+  symmetricKey?: { enrollmentGroupId?: string };
+  payload?: unknown;
+}
+
+/** Registers over HTTPS with a symmetric key through the official device SDK. */
+export async function registerWithKeyHttp(host: string, idScope: string, registrationId: string, key: string, payload?: unknown): Promise<RegistrationResult> {
+  const security = new SymmetricKeySecurityClient(registrationId, key);
+  const client = ProvisioningDeviceClient.create(host, idScope, new ProvisioningHttp(), security);
+  if (payload !== undefined) client.setProvisioningPayload(payload);
+  return (await client.register()) as RegistrationResult;
+}
