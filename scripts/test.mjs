@@ -35,5 +35,5 @@ if (filter.length) files = files.filter((f) => filter.some((x) => f.includes(x))
 writeFileSync(join(tmp, 'files.txt'), files.join('\n'));
 
 const env = { ...process.env, NODE_EXTRA_CA_CERTS: caCert, OPENDPS_TEST_CA_CERT: caCert, OPENDPS_TEST_CA_KEY: caKey, OPENDPS_TEST_TMP: tmp };
-const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit', env, cwd: root });
+const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', '--test-reporter=spec', ...files], { stdio: 'inherit', env, cwd: root });
 process.exit(res.status ?? 1);

@@ -13,6 +13,7 @@ export type { HubStore, Precondition, PageRequest, DeviceTwinEntry } from './por
 export { HubError, type HubErrorCode } from './errors.js';
 export { HubEvents, type HubEventMap, type HubEventName } from './events.js';
 export { matchesThumbprint } from './device-identity.js';
+export { authenticateDeviceSas, authenticateDeviceCertificate, type DeviceSasRequest, type DeviceCertificateRequest } from './device-auth.js';
 export { parseIfMatch, type IfMatch } from './context.js';
 export type { DeviceTwinProperties } from './twin-view.js';
 export type { DeviceIdentity, ServiceTwin, TwinRecord, TwinSection, JsonObject, JsonValue } from './types.js';

@@ -37,7 +37,7 @@ function makeHandler(lines: string[] = []) {
     const out: Captured = { status: 0, headers: {}, text: '', json: undefined };
     const res = {
       headersSent: false,
-      writeHead(status: number, headers: Record<string, string | number>) { out.status = status; out.headers = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])); this.headersSent = true; },
+      writeHead(this: { headersSent: boolean }, status: number, headers: Record<string, string | number>) { out.status = status; out.headers = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])); this.headersSent = true; },
       end(body?: Buffer) { out.text = body ? body.toString('utf8') : ''; },
       destroy() {},
     } as unknown as ServerResponse;

@@ -20,24 +20,37 @@ export interface Reply {
 
 const tooLarge = (max: number): HubError => new HubError('MessageTooLarge', `The request body is larger than ${max} bytes`);
 
-/** Reads the body, failing with 413 past `maxBytes`; resolves to undefined for an empty body. */
-export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+/**
+ * Reads the body, failing with 413 past `maxBytes`; resolves to undefined for an empty body. On overflow the rest
+ * of the body is drained and discarded (not destroyed, so the 413 can still be sent; it carries Connection: close).
+ */
+export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw tooLarge(maxBytes);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw argumentInvalid('The request body is not valid JSON');
-  }
+  if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(maxBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData).off('end', onEnd).off('error', reject);
+      req.resume();
+      reject(tooLarge(maxBytes));
+    };
+    const onEnd = () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') return resolve(undefined);
+      try {
+        resolve(JSON.parse(text) as unknown);
+      } catch {
+        reject(argumentInvalid('The request body is not valid JSON'));
+      }
+    };
+    req.on('data', onData).on('end', onEnd).on('error', reject);
+  });
 }
 
 export function sendReply(res: ServerResponse, reply: Reply): void {

@@ -8,46 +8,16 @@
  * const store = createSqliteHubStore({ path: 'data/opendps.db' }); // or ':memory:'
  * await store.init();
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { loadMigrations, migrate, type Migration } from './migrate.js';
 import type { DeviceTwinEntry, HubStore, PageRequest, Precondition } from '../../hub/ports.js';
 import type { DeviceIdentity, TwinRecord } from '../../hub/types.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./hub-migrations/', import.meta.url));
-const MIGRATION_FILE = /^(\d{4})_[a-z0-9_-]+\.sql$/;
-
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
-
-export function loadHubMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
-  return readdirSync(dir)
-    .filter((f) => MIGRATION_FILE.test(f))
-    .sort()
-    .map((f) => ({ version: Number(MIGRATION_FILE.exec(f)![1]), name: f, sql: readFileSync(join(dir, f), 'utf8') }));
-}
-
-/** Applies pending migrations, each in an IMMEDIATE transaction (safe against a second process); returns those applied. */
-export function migrateHubSchema(db: Database.Database, migrations: readonly Migration[] = loadHubMigrations()): number[] {
-  db.exec('CREATE TABLE IF NOT EXISTS hub_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  const isApplied = db.prepare('SELECT 1 FROM hub_schema_migrations WHERE version = ?').pluck();
-  const record = db.prepare('INSERT INTO hub_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-  const applied: number[] = [];
-  for (const m of migrations) {
-    const ran = db.transaction(() => {
-      if (isApplied.get(m.version)) return false;
-      db.exec(m.sql);
-      record.run(m.version, m.name, new Date().toISOString());
-      return true;
-    }).immediate();
-    if (ran) applied.push(m.version);
-  }
-  return applied;
-}
+/** The hub's migrations, applied by the shared runner into their own table. */
+export const migrateHubSchema = (db: Database.Database): number[] => migrate(db, MIGRATIONS_DIR, 'hub_schema_migrations');
+export const loadHubMigrations = (): Migration[] => loadMigrations(MIGRATIONS_DIR);
 
 export type SqliteHubStoreOptions =
   | { readonly path: string }
