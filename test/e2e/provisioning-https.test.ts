@@ -223,6 +223,19 @@ describe('refused registrations: status, DPS error body, and no hub device', () 
   });
 });
 
+describe('logs', () => {
+  test('no key, SAS signature or connection string appears in a debug-level log line', async () => {
+    const { responseBody: e } = await service.getIndividualEnrollmentAttestationMechanism('sensor-001');
+    const logs = server.stderr();
+    assert.ok(logs.includes('"msg":"device assigned"'), 'the log was captured');
+    assert.ok(!logs.includes(e.symmetricKey.primaryKey));
+    assert.ok(!logs.includes(e.symmetricKey.secondaryKey));
+    assert.ok(!/sig=/.test(logs));
+    assert.ok(!/SharedAccessKey=/.test(logs));
+    for (const line of logs.split('\n').filter(Boolean)) assert.doesNotThrow(() => JSON.parse(line), line);
+  });
+});
+
 describe('a restart keeps enrollments, registrations, keys and the ID scope', () => {
   test('stop, start on the same data directory, use the same credentials', async () => {
     const before = server.connection;
