@@ -5,9 +5,12 @@
  * Nothing else imports across layers.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { createDpsHttpHandler } from './adapters/http/dps-http-handler.js';
+import { createDpsMqttHandler } from './adapters/mqtt/dps-mqtt-handler.js';
+import { attachMqttWebSocket, createMqttTlsServer } from './common/mqtt/listeners.js';
 import { systemClock } from './common/clock.js';
 import { cryptoIds } from './common/ids.js';
 import { createJsonLogger, type Logger } from './common/logger.js';
@@ -21,7 +24,7 @@ import { createHubHttpHandler } from './hub/http/handler.js';
 import { createCorePortConnector } from './hub-connectors/core-port.js';
 import { createIotHubRestConnector } from './hub-connectors/iot-hub-rest.js';
 import { loadOrCreateHubState, hubConnectionString } from './setup/hub-state.js';
-import { listen } from './setup/listen.js';
+import { closeServer, listen } from './setup/listen.js';
 import { ensureServiceInstance, INSTANCE_NAME, serviceConnectionString } from './setup/service-instance.js';
 import { createMemoryStore } from './storage/memory/store.js';
 import { createMemoryHubStore } from './storage/memory/hub-store.js';
@@ -52,12 +55,11 @@ function openStores(config: Config): { store: Store; hubStore: HubStore } {
   return { store: createSqliteStore(file), hubStore: createSqliteHubStore({ path: join(config.dataDir, 'hubs.sqlite') }) };
 }
 
-const closeServer = (s: HttpsServer): Promise<void> => new Promise((r) => { s.closeAllConnections(); s.close(() => r()); });
 
 export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createJsonLogger({ level: config.logLevel });
   const clock = systemClock;
-  const servers: HttpsServer[] = [];
+  const servers: NetServer[] = [];
   const cleanups: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const s of servers.splice(0)) await closeServer(s);
@@ -114,6 +116,12 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const dpsServer = createHttpsServer({ cert: dpsTls.certPem, key: dpsTls.keyPem }, (req, res) => void dpsHandler(req, res));
     await listen(dpsServer, 'the DPS endpoint (HTTPS)', config.dps.bindAddress, config.dps.httpsPort);
     servers.push(dpsServer);
+    const dpsMqtt = createDpsMqttHandler({ core, logger });
+    const detachDpsWs = attachMqttWebSocket(dpsServer, dpsMqtt);
+    cleanups.push(async () => detachDpsWs());
+    const dpsMqttServer = createMqttTlsServer({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsMqtt);
+    await listen(dpsMqttServer, 'the DPS endpoint (MQTT over TLS)', config.dps.bindAddress, config.dps.mqttPort);
+    servers.push(dpsMqttServer);
 
     // 7. housekeeping: finished operations are kept for a day
     const prune = setInterval(() => {

@@ -5,7 +5,7 @@
  *
  * Network defaults need no /etc/hosts edits: on Linux every 127.x.y.z address is local, so the DPS endpoint
  * listens on 127.0.0.1 and built-in hub N on 127.0.0.(N+1), each with its own port 443 (the official HTTPS clients
- * reach 443 only).
+ * reach 443 only) and MQTT port 8883.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -19,6 +19,7 @@ const endpoint = z.object({
   hostName: host,
   bindAddress: z.string().min(1),
   httpsPort: port,
+  mqttPort: port,
 });
 
 export const configSchema = z.object({
@@ -44,9 +45,11 @@ export interface RawOptions {
   dpsHost?: string;
   dpsBind?: string;
   dpsPort?: string;
+  dpsMqttPort?: string;
   hubs?: string;
   hubHosts?: string;
   hubPort?: string;
+  hubMqttPort?: string;
   caCert?: string;
   caKey?: string;
   retryAfter?: string;
@@ -54,8 +57,8 @@ export interface RawOptions {
 
 const ENV: Record<keyof RawOptions, string> = {
   config: 'OPENDPS_CONFIG', dataDir: 'OPENDPS_DATA_DIR', store: 'OPENDPS_STORE', logLevel: 'OPENDPS_LOG_LEVEL',
-  dpsHost: 'OPENDPS_DPS_HOST', dpsBind: 'OPENDPS_DPS_BIND', dpsPort: 'OPENDPS_DPS_PORT',
-  hubs: 'OPENDPS_HUBS', hubHosts: 'OPENDPS_HUB_HOSTS', hubPort: 'OPENDPS_HUB_PORT',
+  dpsHost: 'OPENDPS_DPS_HOST', dpsBind: 'OPENDPS_DPS_BIND', dpsPort: 'OPENDPS_DPS_PORT', dpsMqttPort: 'OPENDPS_DPS_MQTT_PORT',
+  hubs: 'OPENDPS_HUBS', hubHosts: 'OPENDPS_HUB_HOSTS', hubPort: 'OPENDPS_HUB_PORT', hubMqttPort: 'OPENDPS_HUB_MQTT_PORT',
   caCert: 'OPENDPS_CA_CERT', caKey: 'OPENDPS_CA_KEY', retryAfter: 'OPENDPS_RETRY_AFTER',
 };
 
@@ -87,6 +90,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
   const hubHosts = pick('hubHosts')?.split(',').map((s) => s.trim()).filter(Boolean);
   const hubCount = num('hubs', pick('hubs')) ?? hubHosts?.length ?? fromFile.hubs?.length ?? 1;
   const hubPort = num('hubPort', pick('hubPort'));
+  const hubMqttPort = num('hubMqttPort', pick('hubMqttPort'));
   const hubs = Array.from({ length: Math.max(0, Math.floor(hubCount)) }, (_, i) => {
     const f = fromFile.hubs?.[i];
     const hostName = hubHosts?.[i] ?? f?.hostName ?? `127.0.0.${i + 2}`;
@@ -95,6 +99,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       hostName,
       bindAddress: f?.bindAddress ?? (isIP(hostName) ? hostName : '127.0.0.1'),
       httpsPort: hubPort ?? f?.httpsPort ?? 443,
+      mqttPort: hubMqttPort ?? f?.mqttPort ?? 8883,
     };
   });
   const candidate = {
@@ -105,6 +110,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       hostName: dpsHost,
       bindAddress: pick('dpsBind') ?? fromFile.dps?.bindAddress ?? (isIP(dpsHost) ? dpsHost : '127.0.0.1'),
       httpsPort: num('dpsPort', pick('dpsPort')) ?? fromFile.dps?.httpsPort ?? 443,
+      mqttPort: num('dpsMqttPort', pick('dpsMqttPort')) ?? fromFile.dps?.mqttPort ?? 8883,
     },
     hubs,
     tls: { caCertFile: pick('caCert') ?? fromFile.tls?.caCertFile, caKeyFile: pick('caKey') ?? fromFile.tls?.caKeyFile },
@@ -119,7 +125,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
   const all = [parsed.data.dps, ...parsed.data.hubs];
   const seen = new Set<string>();
   for (const e of all) {
-    for (const p of [e.httpsPort]) {
+    for (const p of [e.httpsPort, e.mqttPort]) {
       const key = `${e.bindAddress}:${p}`;
       if (seen.has(key)) throw new ConfigError(`Invalid configuration: two endpoints would listen on ${key}; give each hub its own address or port.`);
       seen.add(key);

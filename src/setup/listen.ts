@@ -3,7 +3,7 @@
  * Starts a server on an address and port, and turns a failure into an error that says which endpoint, why, and
  * what to do.
  */
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 
 export class ListenError extends Error {
   override readonly name = 'ListenError';
@@ -27,7 +27,20 @@ function advice(code: string | undefined, address: string, port: number): string
   }
 }
 
+const sockets = new WeakMap<Server, Set<Socket>>();
+
+/** Stops accepting, ends every open connection (HTTP keep-alive, MQTT sessions, WebSockets) and waits. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    for (const s of sockets.get(server) ?? []) s.destroy();
+  });
+}
+
 export function listen(server: Server, what: string, address: string, port: number): Promise<void> {
+  const open = new Set<Socket>();
+  sockets.set(server, open);
+  server.on('connection', (s: Socket) => { open.add(s); s.once('close', () => open.delete(s)); });
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
