@@ -2,12 +2,15 @@
  * @module cli/main
  * `opendps <command>`: serve, and the commands that talk to a running OpenDPS through its service REST API.
  */
+import { runHub } from './commands/hub.js';
 import { runServe } from './commands/serve.js';
+import { CliError } from './rest-client.js';
 
 const USAGE = `Usage: opendps <command> [options]
 
 Commands:
   serve        Start the DPS endpoint and the built-in IoT hub(s) (see 'opendps serve --help')
+  hub          Monitor device-to-cloud messages, send cloud-to-device messages, invoke direct methods
   help         Show this help
 `;
 
@@ -16,6 +19,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return runServe(rest);
+    case 'hub':
+      return runHub(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -28,5 +33,16 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
+async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (err) {
+    const usage = (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?? false;
+    const known = usage || err instanceof CliError;
+    process.stderr.write(`opendps: ${known ? (err as Error).message : (err as Error).stack}\n`);
+    return usage ? 2 : 1;
+  }
+}
+
+const code = await run(process.argv.slice(2));
 if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;

@@ -21,6 +21,7 @@ import { createCore, type Core } from './core/operations.js';
 import type { Store } from './core/ports.js';
 import { createHub, type Hub } from './hub/hub.js';
 import { createHubHttpHandler } from './hub/http/handler.js';
+import { createHubMqttEndpoint } from './hub/mqtt/device-endpoint.js';
 import { createCorePortConnector } from './hub-connectors/core-port.js';
 import { createIotHubRestConnector } from './hub-connectors/iot-hub-rest.js';
 import { loadOrCreateHubState, hubConnectionString } from './setup/hub-state.js';
@@ -92,6 +93,13 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       const server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => void handler(req, res));
       await listen(server, `built-in hub ${h.name} (HTTPS)`, h.bindAddress, h.httpsPort);
       servers.push(server);
+      // devices: MQTT over TLS, and MQTT over WebSockets on the HTTPS port
+      const mqtt = createHubMqttEndpoint({ hub, hostNames: [h.hostName, `${h.hostName}:${h.mqttPort}`], clock, logger: logger.child({ hub: h.name }) });
+      const detachWs = attachMqttWebSocket(server, mqtt.handle);
+      cleanups.push(async () => { detachWs(); mqtt.close(); });
+      const mqttServer = createMqttTlsServer({ cert: tls.certPem, key: tls.keyPem }, mqtt.handle);
+      await listen(mqttServer, `built-in hub ${h.name} (MQTT over TLS)`, h.bindAddress, h.mqttPort);
+      servers.push(mqttServer);
       const connectionString = hubConnectionString(h.hostName, state);
       hubInfo.push({ name: h.name, hostName: h.hostName, connectionString });
       const linked: LinkedHub = {

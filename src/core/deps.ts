@@ -1,5 +1,6 @@
 /** @module core/deps — what every core operation is given by the composition root. */
 import type { Clock, HubConnector, Ids, Logger, Store } from './ports.js';
+import { defaultThrottleSettings, type ThrottleSettings } from './throttle.js';
 
 export interface CoreSettings {
   /** Seconds a device is told to wait before polling (`retry-after`). */
@@ -11,6 +12,8 @@ export interface CoreSettings {
   maxPageSize: number;
   /** Accepted clock skew for SAS expiry, in seconds. */
   clockSkewSeconds: number;
+  /** Device API rate limits (429 + retry-after); see core/throttle.ts. */
+  throttle: ThrottleSettings;
 }
 
 export const defaultCoreSettings: CoreSettings = {
@@ -19,6 +22,7 @@ export const defaultCoreSettings: CoreSettings = {
   defaultPageSize: 100,
   maxPageSize: 1000,
   clockSkewSeconds: 0,
+  throttle: defaultThrottleSettings,
 };
 
 export interface CoreDeps {

@@ -5,19 +5,33 @@
  */
 import type { CoreDeps } from './deps.js';
 import { createEnrollmentOps, groupKind, individualKind } from './enrollment/enrollment-ops.js';
+import { authenticateDevice } from './registration/authenticate.js';
 import { getDeviceRegistrationStatus, getOperationStatus } from './registration/operation-status.js';
 import { registerDevice } from './registration/register-device.js';
 import { createRegistrationOps } from './registration/registration-ops.js';
 import type { DeviceRequest, RegisterRequest } from './registration/types.js';
 import { authenticateService } from './service-auth.js';
+import { createThrottle } from './throttle.js';
 
 export function createCore(deps: CoreDeps) {
+  const throttle = createThrottle(deps.settings.throttle, deps.clock);
   return {
     deps,
-    // device API (api-version 2019-03-31)
-    registerDevice: (req: RegisterRequest) => registerDevice(deps, req),
-    getOperationStatus: (req: DeviceRequest & { operationId: string }) => getOperationStatus(deps, req),
-    getDeviceRegistrationStatus: (req: DeviceRequest) => getDeviceRegistrationStatus(deps, req),
+    // device API (api-version 2019-03-31); rate limits are counted before the pipeline runs (core/throttle.ts)
+    registerDevice: async (req: RegisterRequest) => {
+      throttle.register(req.idScope);
+      return registerDevice(deps, req);
+    },
+    getOperationStatus: async (req: DeviceRequest & { operationId: string }) => {
+      throttle.poll(req.idScope, req.registrationId);
+      return getOperationStatus(deps, req);
+    },
+    getDeviceRegistrationStatus: async (req: DeviceRequest) => {
+      throttle.poll(req.idScope, req.registrationId);
+      return getDeviceRegistrationStatus(deps, req);
+    },
+    /** Credentials check for connection-oriented transports (MQTT CONNECT, AMQP SASL); every request re-checks. */
+    authenticateDevice: (req: DeviceRequest) => authenticateDevice(deps, req),
     // service API (api-version 2021-10-01)
     authenticateService: (authorization: string | undefined, instanceName: string) => authenticateService(deps, authorization, instanceName),
     enrollments: createEnrollmentOps(deps, individualKind),

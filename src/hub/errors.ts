@@ -22,6 +22,7 @@ export const HUB_ERROR_STATUS = {
   ThrottlingException: 429,
   ServerError: 500,
   ServiceUnavailable: 503,
+  GatewayTimeout: 504,
 } as const;
 
 export type HubErrorCode = keyof typeof HUB_ERROR_STATUS;

@@ -12,6 +12,10 @@
 import { systemClock, type Clock } from '../common/clock.js';
 import { noopLogger, type Logger } from '../common/logger.js';
 import { runBulk, type BulkResult } from './bulk.js';
+import { sendCloudToDevice } from './cloud-to-device.js';
+import { DeviceConnections } from './connections.js';
+import { MethodRouter, type MethodRequest, type MethodResult } from './methods.js';
+import { TelemetryStream } from './telemetry.js';
 import type { HubContext } from './context.js';
 import { HubEvents } from './events.js';
 import type { HubStore } from './ports.js';
@@ -24,6 +28,8 @@ export interface HubOptions {
   readonly hubName: string;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** How many device-to-cloud messages the telemetry stream keeps (default 10,000). */
+  readonly telemetryCapacity?: number;
 }
 
 export interface Hub {
@@ -31,8 +37,14 @@ export interface Hub {
   readonly registry: DeviceRegistry;
   readonly twins: TwinService;
   readonly events: HubEvents;
+  /** Devices connected right now (device endpoints attach their channels here). */
+  readonly connections: DeviceConnections;
+  readonly methods: MethodRouter;
+  readonly telemetry: TelemetryStream;
   query(sql: string, opts?: { maxItemCount?: number; continuation?: string }): Promise<QueryPage>;
   bulk(body: unknown): Promise<BulkResult>;
+  invokeMethod(deviceId: string, req: MethodRequest): Promise<MethodResult>;
+  sendCloudToDevice(deviceId: string, body: unknown): Promise<{ messageId: string }>;
 }
 
 export function createHub(opts: HubOptions): Hub {
@@ -47,6 +59,12 @@ export function createHub(opts: HubOptions): Hub {
   };
   const registry = new DeviceRegistry(ctx);
   const twins = new TwinService(ctx, registry);
+  const connections = new DeviceConnections();
+  const methods = new MethodRouter(connections);
+  const telemetry = new TelemetryStream(opts.telemetryCapacity);
+  // a disabled or deleted device loses its connection at once
+  ctx.events.on('deviceUpdated', (e) => { if (!e.enabled) connections.get(e.deviceId)?.close('the device was disabled'); });
+  ctx.events.on('deviceDeleted', (e) => connections.get(e.deviceId)?.close('the device was deleted'));
   return {
     hubName: ctx.hubName,
     registry,
@@ -54,5 +72,16 @@ export function createHub(opts: HubOptions): Hub {
     events: ctx.events,
     query: (sql, q) => runQuery(ctx, sql, q),
     bulk: (body) => runBulk(registry, body),
+    connections,
+    methods,
+    telemetry,
+    invokeMethod: async (deviceId, req) => {
+      await registry.get(deviceId);
+      return methods.invoke(deviceId, req);
+    },
+    sendCloudToDevice: async (deviceId, body) => {
+      await registry.get(deviceId);
+      return sendCloudToDevice(connections, deviceId, body);
+    },
   };
 }

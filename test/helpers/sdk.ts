@@ -25,3 +25,16 @@ export async function registerWithKeyHttp(host: string, idScope: string, registr
   if (payload !== undefined) client.setProvisioningPayload(payload);
   return (await client.register()) as RegistrationResult;
 }
+
+export const { Client: DeviceClient } = require('azure-iot-device');
+export const { Mqtt: DeviceMqtt, MqttWs: DeviceMqttWs } = require('azure-iot-device-mqtt');
+export const { Client: ServiceClient } = require('azure-iothub');
+export const { Message } = require('azure-iot-device');
+
+/** Resolves with the first value `emitter` emits for `event`, or rejects after `ms`. */
+export function nextEvent<T = unknown>(emitter: { once(e: string, f: (...a: any[]) => void): unknown }, event: string, ms = 15_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no '${event}' within ${ms} ms`)), ms);
+    emitter.once(event, (v: T) => { clearTimeout(t); resolve(v); });
+  });
+}

@@ -1,25 +1,107 @@
 /**
  * @module adapters/mqtt/dps-mqtt-handler
- * PLACEHOLDER until the DPS MQTT adapter lands (issue 4): refuses every connection with CONNACK 3.
+ * The DPS device endpoint over MQTT 3.1.1 — on TLS (8883) and on WebSockets (`wss://host:443/$iothub/websocket`,
+ * subprotocol `mqtt`); the composition root hands every such connection to the function this returns.
+ * shared/protocol/dps-device-and-service-api.md §2; user documentation: docs/mqtt-device-provisioning.md.
+ *
+ * Per connection: CONNECT checks (connect-check.ts) → SUBSCRIBE `$dps/registrations/res/#` only (topics.ts) →
+ * each PUBLISH to a request topic runs one core operation (requests.ts) and is answered on
+ * `$dps/registrations/res/{status}/?$rid=...` with a JSON body (respond.ts). Requests on one connection are handled
+ * one at a time, in order; the PUBACK of a QoS 1 request follows its response.
+ *
+ * Closed: a PUBLISH to any other topic name (DPS only has the documented topics, and MQTT 3.1.1 has no way to
+ * refuse one publish); a PUBLISH whose topic has wildcards; everything `MqttConnection` closes for (no CONNECT in
+ * time, keep-alive expiry, malformed packets, QoS 2). A response to a device that has not subscribed (or has
+ * unsubscribed) is dropped, as a broker would; the request is still carried out.
+ *
+ * @example
+ * const handler = createDpsMqttHandler({ core, logger });
+ * createMqttTlsServer(tls, handler);          // mqtts://host:8883
+ * attachMqttWebSocket(httpsServer, handler);  // wss://host:443/$iothub/websocket
  */
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
 import type { Core } from '../../core/operations.js';
 import type { Logger } from '../../common/logger.js';
-import { CONNACK, MqttConnection } from '../../common/mqtt/mqtt-connection.js';
+import { MqttConnection } from '../../common/mqtt/mqtt-connection.js';
+import { checkConnect, type DeviceSession } from './connect-check.js';
+import { handleRequest } from './requests.js';
+import { grantSubscription, isValidTopicName, parseRequestTopic, RESPONSE_FILTER, responseTopic } from './topics.js';
 
 export interface DpsMqttOptions {
   core: Core;
   logger: Logger;
+  /** A connection that sends no CONNECT within this time is closed (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Largest keep-alive honoured, in seconds (default 1800; the Node SDK asks for 180). */
+  maxKeepAliveSeconds?: number;
+  /** Largest MQTT packet; a larger one closes the connection (default 256 KB). */
+  maxPacketBytes?: number;
+  /** Largest register payload; a larger one is answered with 413 (default 96 KB, DPS's published limit). */
+  maxPayloadBytes?: number;
 }
 
-export function createDpsMqttHandler(_opts: DpsMqttOptions): (stream: Duplex, socket: TLSSocket) => void {
-  return (stream) => {
-    new MqttConnection(stream, {
-      connect: async () => CONNACK.serverUnavailable,
-      subscribe: async () => 0x80,
-      publish: async () => undefined,
-      closed: () => undefined,
-    });
+export function createDpsMqttHandler(opts: DpsMqttOptions): (stream: Duplex, socket: TLSSocket) => void {
+  const { core } = opts;
+  const maxPayloadBytes = opts.maxPayloadBytes ?? 96 * 1024;
+  const connectionOpts = {
+    connectTimeoutMs: opts.connectTimeoutMs,
+    maxKeepAliveSeconds: opts.maxKeepAliveSeconds,
+    maxPacketBytes: opts.maxPacketBytes,
+  };
+
+  return (stream, socket) => {
+    const connectionId = core.deps.ids.uuid();
+    let logger = opts.logger.child({ transport: 'mqtt', connectionId });
+    let session: DeviceSession | undefined;
+    let responseQos: 0 | 1 | undefined; // set while subscribed to the response filter
+
+    const connection: MqttConnection = new MqttConnection(stream, {
+      async connect(packet: IConnectPacket) {
+        const decision = await checkConnect(core, packet, { trackingId: connectionId, logger });
+        if ('session' in decision) {
+          session = decision.session;
+          logger = logger.child({ registrationId: session.registrationId });
+          logger.debug('MQTT connection accepted', { remoteAddress: socket?.remoteAddress, clean: packet.clean, keepalive: packet.keepalive });
+        } else {
+          logger.info('MQTT connection refused', { clientId: packet.clientId, connack: decision.code, reason: decision.reason });
+        }
+        return decision.code;
+      },
+
+      async subscribe(topic, requestedQos) {
+        const granted = grantSubscription(topic, requestedQos);
+        if (granted === 0x80) logger.debug('MQTT subscription refused', { topic });
+        else responseQos = granted as 0 | 1;
+        return granted;
+      },
+
+      async unsubscribe(topic) {
+        if (topic === RESPONSE_FILTER) responseQos = undefined;
+      },
+
+      async publish(packet: IPublishPacket) {
+        if (!session) return connection.close('PUBLISH without an accepted CONNECT');
+        const request = isValidTopicName(packet.topic) ? parseRequestTopic(packet.topic) : undefined;
+        if (!request) {
+          logger.info('MQTT connection closed: publish to an unsupported topic', { topic: packet.topic.slice(0, 200) });
+          return connection.close('publish to an unsupported topic');
+        }
+        const trackingId = core.deps.ids.uuid();
+        const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+        const response = await handleRequest(request, payload, { core, session, trackingId, logger, maxPayloadBytes });
+        logger.debug('request', { trackingId, rid: request.rid, op: request.op, status: response.status });
+        if (responseQos === undefined) {
+          logger.debug('response dropped: the client is not subscribed to ' + RESPONSE_FILTER, { trackingId });
+          return;
+        }
+        connection.send(responseTopic(response.status, request.rid, response.retryAfter), JSON.stringify(response.body), responseQos);
+      },
+
+      closed(info) {
+        logger.debug('MQTT connection closed', { accepted: info.accepted, reason: info.reason });
+      },
+    }, connectionOpts);
   };
 }

@@ -54,6 +54,28 @@ export async function authenticate(deps: CoreDeps, req: DeviceRequest): Promise<
   return authenticateSymmetricKey(deps, instance, req);
 }
 
+/** Who a device is, without secrets: what a connection-oriented adapter keeps after its CONNECT/SASL check. */
+export interface DeviceIdentity {
+  idScope: string;
+  registrationId: string;
+  enrollment: { kind: 'individual' } | { kind: 'group'; enrollmentGroupId: string };
+}
+
+/**
+ * Authentication alone (scope, token, enrollment match), for transports that authenticate a connection before any
+ * request. Does not check that the enrollment is enabled: a disabled device still learns why on its register
+ * request (401003), and the registration record says `disabled`, as over HTTPS.
+ */
+export async function authenticateDevice(deps: CoreDeps, req: DeviceRequest): Promise<DeviceIdentity> {
+  const attested = await authenticate(deps, req);
+  const e = attested.enrollment;
+  return {
+    idScope: attested.instance.idScope,
+    registrationId: attested.registrationId,
+    enrollment: e.kind === 'group' ? { kind: 'group', enrollmentGroupId: e.record.enrollmentGroupId } : { kind: 'individual' },
+  };
+}
+
 export function isEnabled(attested: Attested): boolean {
   return attested.enrollment.record.provisioningStatus !== 'disabled';
 }

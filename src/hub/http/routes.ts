@@ -6,6 +6,7 @@
 import { parseIfMatch } from '../context.js';
 import { argumentInvalid } from '../errors.js';
 import type { Hub } from '../hub.js';
+import { parseMethodRequest } from '../methods.js';
 import type { Reply } from './wire.js';
 
 export interface RouteRequest {
@@ -49,6 +50,16 @@ const DEVICES = /^\/devices\/?$/i;
 const QUERY = /^\/devices\/query\/?$/i;
 const DEVICE = /^\/devices\/([^/]+)\/?$/i;
 const TWIN = /^\/twins\/([^/]+)\/?$/i;
+const METHODS = /^\/twins\/([^/]+)\/methods\/?$/i;
+// OpenDPS extensions (not part of Azure's REST surface): cloud-to-device send and the telemetry stream
+const C2D = /^\/opendps\/devices\/([^/]+)\/messages\/devicebound\/?$/i;
+const EVENTS = /^\/opendps\/messages\/events\/?$/i;
+
+function nonNegativeInt(text: string | null, name: string, max: number): number {
+  if (text === null || text === '') return 0;
+  if (!/^\d{1,15}$/.test(text.trim())) throw argumentInvalid(`${name} must be a non-negative integer`);
+  return Math.min(Number(text), max);
+}
 
 export const hubRoutes: readonly Route[] = [
   {
@@ -117,6 +128,26 @@ export const hubRoutes: readonly Route[] = [
     handle: async (req) => {
       const twin = await req.hub.twins.replace(req.params[0]!, await requiredBody(req), ifMatch(req));
       return { status: 200, body: twin, headers: etagHeader(twin.etag) };
+    },
+  },
+  {
+    // Client.invokeDeviceMethod: 200 {status, payload}; 404 DeviceNotOnline; 504 GatewayTimeout
+    method: 'POST', pattern: METHODS, operation: 'invokeMethod',
+    handle: async (req) => ({ status: 200, body: await req.hub.invokeMethod(req.params[0]!, parseMethodRequest(await requiredBody(req))) }),
+  },
+  {
+    method: 'POST', pattern: C2D, operation: 'sendCloudToDevice',
+    handle: async (req) => ({ status: 200, body: await req.hub.sendCloudToDevice(req.params[0]!, await requiredBody(req)) }),
+  },
+  {
+    // ?after=<sequenceNumber>&wait=<seconds, at most 30>&deviceId=<id>&limit=<n>
+    method: 'GET', pattern: EVENTS, operation: 'readEvents',
+    handle: async (req) => {
+      const after = nonNegativeInt(req.query.get('after'), 'after', Number.MAX_SAFE_INTEGER);
+      const waitMs = nonNegativeInt(req.query.get('wait'), 'wait', 30) * 1000;
+      const limit = nonNegativeInt(req.query.get('limit'), 'limit', 1000) || 1000;
+      const items = await req.hub.telemetry.readOrWait(after, waitMs, limit, req.query.get('deviceId') ?? undefined);
+      return { status: 200, body: { lastSequenceNumber: req.hub.telemetry.lastSequenceNumber, messages: items } };
     },
   },
 ];

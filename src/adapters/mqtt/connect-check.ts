@@ -1,0 +1,70 @@
+/**
+ * @module adapters/mqtt/connect-check
+ * CONNECT checks for the DPS MQTT endpoint, as named steps. The result is a CONNACK return code (MQTT 3.1.1 §3.2.2.3):
+ *
+ * | code | when |
+ * |---|---|
+ * | 2 identifier rejected | the client id is not a valid registration ID (the client id must be the registration ID) |
+ * | 4 bad user name or password | the user name is missing or not `{idScope}/registrations/{registrationId}/...`; its registration ID differs from the client id; the password is not a `SharedAccessSignature ...` token |
+ * | 5 not authorized | no password (X.509 over MQTT is not supported yet); unknown ID scope; the token is expired, signed with a wrong key, issued for another resource, or no enrollment admits the device |
+ * | 3 server unavailable | the check itself failed (e.g. the store is unreachable); logged as an error |
+ *
+ * The Node SDK reports 4 and 5 as `UnauthorizedError`. The `CleanSession` flag is accepted either way: DPS keeps no
+ * sessions ("treats every session as non-persistent, regardless of the value of the CleanSession flag"), so the
+ * CONNACK always says session present = 0. A Will message is accepted and never published.
+ */
+import type { IConnectPacket } from 'mqtt-packet';
+import type { Logger } from '../../common/logger.js';
+import { parseSas } from '../../common/sas.js';
+import { CONNACK } from '../../common/mqtt/mqtt-connection.js';
+import { isRegistrationId } from '../../core/enrollment/schema.js';
+import { DpsError } from '../../core/errors.js';
+import type { Core } from '../../core/operations.js';
+import { parseUsername } from './username.js';
+
+/** What an accepted connection keeps: who the device is, and its token (re-checked by the core on each request). */
+export interface DeviceSession {
+  idScope: string;
+  registrationId: string;
+  sas: string;
+}
+
+export type ConnectDecision =
+  | { code: typeof CONNACK.accepted; session: DeviceSession }
+  | { code: number; reason: string };
+
+const refuse = (code: number, reason: string): ConnectDecision => ({ code, reason });
+
+/** Runs the CONNECT checks in order; the first refusal wins. Never throws. */
+export async function checkConnect(core: Core, packet: IConnectPacket, ctx: { trackingId: string; logger: Logger }): Promise<ConnectDecision> {
+  // 1. client id = registration ID
+  const clientId = packet.clientId ?? '';
+  if (!isRegistrationId(clientId)) return refuse(CONNACK.identifierRejected, 'the client id is not a valid registration ID');
+
+  // 2. user name = {idScope}/registrations/{registrationId}/api-version=...
+  const username = parseUsername(packet.username);
+  if (!username) return refuse(CONNACK.badUsernameOrPassword, 'the user name is not {idScope}/registrations/{registrationId}/api-version=...');
+  if (username.registrationId !== clientId) return refuse(CONNACK.badUsernameOrPassword, 'the registration ID in the user name differs from the client id');
+
+  // 3. password = SAS token
+  if (packet.password === undefined || packet.password.length === 0) {
+    return refuse(CONNACK.notAuthorized, 'no password: symmetric-key devices send a SAS token (X.509 over MQTT is not supported yet)');
+  }
+  const sas = packet.password.toString('utf8');
+  const parsed = parseSas(sas);
+  if (!parsed.ok) return refuse(CONNACK.badUsernameOrPassword, `the password is not a SAS token: ${parsed.reason}`);
+
+  // 4. the core authenticates: ID scope, token resource/expiry/signature, enrollment
+  try {
+    const identity = await core.authenticateDevice({ idScope: username.idScope, registrationId: clientId, sas, trackingId: ctx.trackingId });
+    return { code: CONNACK.accepted, session: { idScope: identity.idScope, registrationId: clientId, sas } };
+  } catch (err) {
+    if (!DpsError.is(err)) {
+      ctx.logger.error('MQTT CONNECT check failed', { trackingId: ctx.trackingId, error: (err as Error)?.stack ?? String(err) });
+      return refuse(CONNACK.serverUnavailable, 'internal error');
+    }
+    if (err.kind === 'InvalidRegistrationId') return refuse(CONNACK.identifierRejected, err.message);
+    if (err.status >= 500) return refuse(CONNACK.serverUnavailable, err.message);
+    return refuse(CONNACK.notAuthorized, err.message);
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * @module hub/mqtt/device-endpoint
+ * The built-in hub's device MQTT endpoint (MQTT 3.1.1 over TLS and over WebSockets): one DeviceSession per
+ * connection, and desired-property changes pushed to the connected device.
+ */
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { MqttConnection } from '../../common/mqtt/mqtt-connection.js';
+import type { Hub } from '../hub.js';
+import { DeviceSession, MAX_TELEMETRY_BYTES, type DeviceSessionOptions } from './device-session.js';
+
+export interface HubMqttEndpoint {
+  handle(stream: Duplex, socket: TLSSocket): void;
+  close(): void;
+}
+
+export function createHubMqttEndpoint(opts: DeviceSessionOptions): HubMqttEndpoint {
+  const hub: Hub = opts.hub;
+  const offDesired = hub.events.on('desiredChanged', (e) => { hub.connections.get(e.deviceId)?.pushDesired(e.patch, e.version); });
+  return {
+    handle(stream, socket) {
+      const session = new DeviceSession(opts, socket);
+      session.connection = new MqttConnection(stream, session, { connectTimeoutMs: 10_000, maxPacketBytes: MAX_TELEMETRY_BYTES + 4096 });
+    },
+    close() {
+      offDesired();
+      hub.connections.closeAll('the hub is shutting down');
+    },
+  };
+}

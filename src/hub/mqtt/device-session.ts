@@ -1,0 +1,217 @@
+/**
+ * @module hub/mqtt/device-session
+ * One device's MQTT session at the built-in hub: CONNECT authentication (SAS password or X.509 client certificate),
+ * the documented topics only and only for its own device id, twin GET / reported PATCH, telemetry, direct-method
+ * answers, and the channel through which the hub pushes desired patches, method requests and C2D messages.
+ */
+import { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
+import type { Clock } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
+import { CONNACK, type MqttConnection, type MqttHooks } from '../../common/mqtt/mqtt-connection.js';
+import type { CloudToDeviceMessage, DeviceChannel } from '../connections.js';
+import { authenticateDeviceCertificate, authenticateDeviceSas } from '../device-auth.js';
+import { HubError } from '../errors.js';
+import type { Hub } from '../hub.js';
+import { encodeBody } from '../telemetry.js';
+import {
+  cloudToDeviceTopic, desiredPatchTopic, methodRequestTopic, parseDevicePublish, subscriptionKind, twinResponseTopic,
+  type SubscriptionKind,
+} from './topics.js';
+
+export const MAX_TELEMETRY_BYTES = 256 * 1024;
+const MAX_PENDING_C2D = 50;
+
+export interface DeviceSessionOptions {
+  hub: Hub;
+  /** Host names devices may put in their username and SAS `sr` (the hub's host name, possibly with a port). */
+  hostNames: readonly string[];
+  clock: Clock;
+  logger: Logger;
+}
+
+/** `{host}/{deviceId}/?api-version=...`: the host and client id parts, or undefined when malformed. */
+export function parseHubUsername(username: string | undefined): { host: string; clientId: string } | undefined {
+  if (!username) return undefined;
+  const cut = username.indexOf('/?');
+  const path = cut < 0 ? username.replace(/\/$/, '') : username.slice(0, cut);
+  const slash = path.indexOf('/');
+  if (slash <= 0) return undefined;
+  return { host: path.slice(0, slash), clientId: path.slice(slash + 1) };
+}
+
+const errorBody = (err: unknown): { status: number; body: string } => {
+  const status = HubError.is(err) ? err.status : 500;
+  const message = HubError.is(err) ? err.message : 'Internal error';
+  return { status, body: JSON.stringify({ errorCode: status * 1000 + 1, message }) };
+};
+
+export class DeviceSession implements MqttHooks, DeviceChannel {
+  deviceId = '';
+  private readonly subscriptions = new Set<SubscriptionKind>();
+  private readonly pendingC2d: CloudToDeviceMessage[] = [];
+  private attached = false;
+  private log: Logger;
+  connection!: MqttConnection;
+
+  constructor(private readonly opts: DeviceSessionOptions, private readonly socket: TLSSocket) {
+    this.log = opts.logger;
+  }
+
+  // ---- MqttHooks ----
+
+  async connect(packet: IConnectPacket): Promise<number> {
+    const { hub, hostNames, clock } = this.opts;
+    const user = parseHubUsername(packet.username);
+    if (!user) return CONNACK.badUsernameOrPassword;
+    this.deviceId = packet.clientId;
+    this.log = this.opts.logger.child({ deviceId: packet.clientId });
+    const hostOk = hostNames.some((h) => h.toLowerCase() === user.host.toLowerCase());
+    if (!hostOk || user.clientId !== packet.clientId || !packet.clientId || packet.clientId.includes('/')) {
+      this.log.info('device connection refused', { reason: 'username does not match the hub and client id' });
+      return CONNACK.notAuthorized;
+    }
+    try {
+      if (packet.password !== undefined) {
+        await authenticateDeviceSas(hub.registry, { deviceId: packet.clientId, token: packet.password.toString('utf8'), hostNames, now: clock.now() });
+      } else {
+        const cert = this.socket.getPeerX509Certificate?.();
+        if (!cert) throw new HubError('IotHubUnauthorized', 'Unauthorized: no password and no client certificate');
+        await authenticateDeviceCertificate(hub.registry, {
+          deviceId: packet.clientId, thumbprints: thumbprintsOf(cert), commonName: commonNameOf(cert), chainTrusted: false,
+        });
+      }
+    } catch (err) {
+      this.log.info('device connection refused', { reason: (err as Error).message });
+      return CONNACK.notAuthorized;
+    }
+    hub.connections.attach(this);
+    this.attached = true;
+    await this.setConnected(true);
+    this.log.info('device connected');
+    return CONNACK.accepted;
+  }
+
+  async subscribe(topic: string, qos: number): Promise<number> {
+    const kind = subscriptionKind(topic, this.deviceId);
+    if (!kind) {
+      this.log.info('subscription refused', { topic });
+      return 0x80;
+    }
+    this.subscriptions.add(kind);
+    if (kind === 'cloudToDevice') setImmediate(() => this.flushC2d());
+    return Math.min(qos, 1);
+  }
+
+  async unsubscribe(topic: string): Promise<void> {
+    const kind = subscriptionKind(topic, this.deviceId);
+    if (kind) this.subscriptions.delete(kind);
+  }
+
+  async publish(packet: IPublishPacket): Promise<void> {
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const p = parseDevicePublish(packet.topic);
+    switch (p.kind) {
+      case 'telemetry':
+        if (p.deviceId !== this.deviceId) throw new Error(`publish on another device's topic ${packet.topic}`);
+        if (payload.length > MAX_TELEMETRY_BYTES) throw new Error('telemetry message larger than 256 KiB');
+        this.recordTelemetry(payload, p.properties);
+        return;
+      case 'twinGet':
+        return this.answerTwin(p.rid, async () => ({ status: 200, body: JSON.stringify(await this.opts.hub.twins.getForDevice(this.deviceId)) }));
+      case 'twinPatchReported':
+        return this.answerTwin(p.rid, async () => {
+          let patch: unknown;
+          try { patch = JSON.parse(payload.toString('utf8')); } catch { throw new HubError('ArgumentInvalid', 'The reported patch is not valid JSON'); }
+          const version = await this.opts.hub.twins.patchReported(this.deviceId, patch);
+          return { status: 204, body: '', version };
+        });
+      case 'methodResponse': {
+        const text = payload.toString('utf8').trim();
+        let body: unknown = null;
+        if (text) { try { body = JSON.parse(text); } catch { body = text; } }
+        this.opts.hub.methods.complete(this.deviceId, p.rid, p.status, body);
+        return;
+      }
+      default:
+        throw new Error(`publish to an unknown topic ${packet.topic}`);
+    }
+  }
+
+  closed(info: { accepted: boolean; reason: string }): void {
+    if (!this.attached) return;
+    this.attached = false;
+    if (this.opts.hub.connections.detach(this)) void this.setConnected(false);
+    this.log.info('device disconnected', { reason: info.reason });
+  }
+
+  // ---- DeviceChannel ----
+
+  sendMethodRequest(methodName: string, rid: string, payload: unknown): boolean {
+    if (!this.subscriptions.has('methods')) return false;
+    this.connection.send(methodRequestTopic(methodName, rid), JSON.stringify(payload ?? null), 0);
+    return true;
+  }
+
+  sendCloudToDevice(message: CloudToDeviceMessage): void {
+    this.pendingC2d.push(message);
+    if (this.pendingC2d.length > MAX_PENDING_C2D) this.pendingC2d.shift();
+    this.flushC2d();
+  }
+
+  pushDesired(patch: Record<string, unknown>, version: number): boolean {
+    if (!this.subscriptions.has('desired')) return false;
+    this.connection.send(desiredPatchTopic(version), JSON.stringify({ ...patch, $version: version }), 0);
+    return true;
+  }
+
+  close(reason: string): void {
+    this.connection.close(reason);
+  }
+
+  // ---- internals ----
+
+  private flushC2d(): void {
+    if (!this.subscriptions.has('cloudToDevice')) return;
+    for (const m of this.pendingC2d.splice(0)) {
+      this.connection.send(cloudToDeviceTopic(this.deviceId, { ...m.systemProperties, ...m.properties }), m.body, 1);
+    }
+  }
+
+  private recordTelemetry(payload: Buffer, bag: Record<string, string>): void {
+    const properties: Record<string, string> = {};
+    const systemProperties: Record<string, string> = {};
+    for (const [k, v] of Object.entries(bag)) (k.startsWith('$.') ? systemProperties : properties)[k] = v;
+    this.opts.hub.telemetry.append({
+      deviceId: this.deviceId, enqueuedTimeUtc: this.opts.clock.now().toISOString(), ...encodeBody(payload), properties, systemProperties,
+    });
+  }
+
+  private async answerTwin(rid: string, fn: () => Promise<{ status: number; body: string; version?: number }>): Promise<void> {
+    try {
+      const r = await fn();
+      this.connection.send(twinResponseTopic(r.status, rid, r.version), r.body, 0);
+    } catch (err) {
+      if (!HubError.is(err)) this.log.error('twin request failed', { error: String(err) });
+      const e = errorBody(err);
+      this.connection.send(twinResponseTopic(e.status, rid), e.body, 0);
+    }
+  }
+
+  private async setConnected(connected: boolean): Promise<void> {
+    try {
+      await this.opts.hub.registry.setConnectionState(this.deviceId, connected);
+    } catch (err) {
+      this.log.debug('connection state not recorded', { error: (err as Error).message });
+    }
+  }
+}
+
+function thumbprintsOf(cert: X509Certificate): string[] {
+  return [cert.fingerprint, cert.fingerprint256].map((f) => f.replace(/:/g, '').toLowerCase());
+}
+
+function commonNameOf(cert: X509Certificate): string | undefined {
+  return /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+}

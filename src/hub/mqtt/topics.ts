@@ -1,0 +1,71 @@
+/**
+ * @module hub/mqtt/topics
+ * IoT Hub device topics (shared/protocol/iot-hub.md §2.4–2.8): parsing what a device publishes and building what the
+ * hub sends. Property bags are `k=v&k=v`, URL-encoded, `$` as `%24`.
+ */
+export type DevicePublish =
+  | { kind: 'telemetry'; deviceId: string; properties: Record<string, string> }
+  | { kind: 'twinGet'; rid: string }
+  | { kind: 'twinPatchReported'; rid: string }
+  | { kind: 'methodResponse'; status: number; rid: string }
+  | { kind: 'unknown' };
+
+export function parsePropertyBag(bag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!bag) return out;
+  for (const part of bag.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const k = eq < 0 ? part : part.slice(0, eq);
+    const v = eq < 0 ? '' : part.slice(eq + 1);
+    try {
+      out[decodeURIComponent(k)] = decodeURIComponent(v);
+    } catch {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+export function buildPropertyBag(props: Record<string, string>): string {
+  return Object.entries(props).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+}
+
+function ridOf(query: string): string | undefined {
+  const rid = new URLSearchParams(query).get('$rid');
+  return rid ? rid : undefined;
+}
+
+export function parseDevicePublish(topic: string): DevicePublish {
+  const events = /^devices\/([^/]+)\/messages\/events(?:\/(.*))?$/.exec(topic);
+  if (events) {
+    let deviceId: string;
+    try { deviceId = decodeURIComponent(events[1]!); } catch { return { kind: 'unknown' }; }
+    return { kind: 'telemetry', deviceId, properties: parsePropertyBag(events[2] ?? '') };
+  }
+  const twinGet = /^\$iothub\/twin\/GET\/\?(.*)$/.exec(topic);
+  if (twinGet) { const rid = ridOf(twinGet[1]!); return rid ? { kind: 'twinGet', rid } : { kind: 'unknown' }; }
+  const reported = /^\$iothub\/twin\/PATCH\/properties\/reported\/\?(.*)$/.exec(topic);
+  if (reported) { const rid = ridOf(reported[1]!); return rid ? { kind: 'twinPatchReported', rid } : { kind: 'unknown' }; }
+  const method = /^\$iothub\/methods\/res\/(\d{3})\/\?(.*)$/.exec(topic);
+  if (method) { const rid = ridOf(method[2]!); return rid ? { kind: 'methodResponse', status: Number(method[1]), rid } : { kind: 'unknown' }; }
+  return { kind: 'unknown' };
+}
+
+export type SubscriptionKind = 'twinResponses' | 'desired' | 'methods' | 'cloudToDevice';
+
+/** Which documented subscription a topic filter is, for this device; undefined when it is not allowed. */
+export function subscriptionKind(filter: string, deviceId: string): SubscriptionKind | undefined {
+  if (filter === '$iothub/twin/res/#') return 'twinResponses';
+  if (filter === '$iothub/twin/PATCH/properties/desired/#') return 'desired';
+  if (filter === '$iothub/methods/POST/#') return 'methods';
+  if (filter === `devices/${deviceId}/messages/devicebound/#` || filter === `devices/${deviceId}/messages/deviceBound/#`) return 'cloudToDevice';
+  return undefined;
+}
+
+export const twinResponseTopic = (status: number, rid: string, version?: number): string =>
+  `$iothub/twin/res/${status}/?$rid=${encodeURIComponent(rid)}${version !== undefined ? `&$version=${version}` : ''}`;
+export const desiredPatchTopic = (version: number): string => `$iothub/twin/PATCH/properties/desired/?$version=${version}`;
+export const methodRequestTopic = (name: string, rid: string): string => `$iothub/methods/POST/${name}/?$rid=${encodeURIComponent(rid)}`;
+export const cloudToDeviceTopic = (deviceId: string, props: Record<string, string>): string =>
+  `devices/${deviceId}/messages/devicebound/${buildPropertyBag(props)}`;
