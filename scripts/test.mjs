@@ -6,8 +6,14 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync, rmSync } f
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const tmp = join(root, 'test', '.tmp');
-rmSync(tmp, { recursive: true, force: true });
+// each run gets its own folder (runs may overlap on a developer machine); folders of runs over 2 hours old go
+const base = join(root, 'test', '.tmp');
+mkdirSync(base, { recursive: true });
+for (const name of readdirSync(base)) {
+  const p = join(base, name);
+  if (Date.now() - statSync(p).mtimeMs > 2 * 3600 * 1000) rmSync(p, { recursive: true, force: true });
+}
+const tmp = join(base, `run-${Date.now()}-${process.pid}`);
 mkdirSync(join(tmp, 'ca'), { recursive: true });
 const caCert = join(tmp, 'ca', 'ca.pem');
 const caKey = join(tmp, 'ca', 'ca.key.pem');

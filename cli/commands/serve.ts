@@ -25,7 +25,19 @@ Options (each also settable as an OPENDPS_* environment variable, or in a JSON f
   --retry-after SEC     Seconds devices are told to wait before polling                        (default 1)
   --log-level LEVEL     debug | info | warn | error                                             (default info)
   --config FILE         JSON config file (keys as in the Config type: dataDir, dps, hubs, tls, ...)
+
+Environment only:
+  OPENDPS_EXIT_WITH_PID=PID   stop when process PID is gone (for test runners and supervisors)
 `;
+
+/** OPENDPS_EXIT_WITH_PID=<pid>: stop when that process is gone (test runners and supervisors that may be killed). */
+function watchParent(pid: string | undefined, stop: () => void): void {
+  if (!pid || !/^\d+$/.test(pid)) return;
+  const timer = setInterval(() => {
+    try { process.kill(Number(pid), 0); } catch { clearInterval(timer); stop(); }
+  }, 1000);
+  timer.unref();
+}
 
 export async function runServe(args: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -72,6 +84,7 @@ export async function runServe(args: string[]): Promise<number> {
       await server.close();
       process.exit(0);
     };
+    watchParent(process.env.OPENDPS_EXIT_WITH_PID, () => void stop('supervising process gone'));
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
     return 0;

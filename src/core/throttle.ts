@@ -41,6 +41,8 @@ export interface Throttle {
   register(idScope: string): void;
   /** Counts one status request for the device; throws a 429 DpsError when over the limit. */
   poll(idScope: string, registrationId: string): void;
+  /** How many buckets are held (for metrics and tests). */
+  sizes(): { registrations: number; polls: number };
 }
 
 interface Bucket {
@@ -59,6 +61,10 @@ class BucketSet {
     this.perMs = capacity / windowMs;
   }
 
+  get size(): number {
+    return this.buckets.size;
+  }
+
   /** Takes one token, or returns how many milliseconds until one is available. */
   take(key: string, now: number): number {
     let b = this.buckets.get(key);
@@ -68,7 +74,7 @@ class BucketSet {
       this.buckets.set(key, b);
     } else {
       b.tokens = Math.min(this.capacity, b.tokens + Math.max(0, now - b.at) * this.perMs);
-      b.at = now;
+      b.at = Math.max(b.at, now); // a clock that steps back refills nothing until it catches up
     }
     if (b.tokens >= 1) {
       b.tokens -= 1;
@@ -123,5 +129,6 @@ export function createThrottle(settings: ThrottleSettings, clock: Clock): Thrott
       const wait = polls.take(`${idScope}/${registrationId.toLowerCase()}`, now());
       if (wait > 0) polls.refuse(wait);
     },
+    sizes: () => ({ registrations: registrations?.size ?? 0, polls: polls?.size ?? 0 }),
   };
 }

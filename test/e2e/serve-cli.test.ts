@@ -37,3 +37,29 @@ test('serve --help lists the options', async () => {
   assert.equal(res.code, 0);
   assert.match(res.stdout, /--data-dir DIR/);
 });
+
+test('several built-in hubs: each has its own host and connection string, and devices spread across them', async () => {
+  const { startServe } = await import('../helpers/serve.js');
+  const { ProvisioningServiceClient, Registry, registerWithKeyHttp } = await import('../helpers/sdk.js');
+  const { deriveDeviceKey } = await import('../../src/common/sas.js');
+  const server = await startServe(serveArgs(testTmpDir('cli-hubs'), '127.0.12.1', ['127.0.12.2', '127.0.12.3']));
+  try {
+    const c = server.connection;
+    assert.deepEqual(c.hubs.map((h) => [h.name, h.hostName]), [['hub-1', '127.0.12.2'], ['hub-2', '127.0.12.3']]);
+    assert.notEqual(c.hubs[0]!.connectionString, c.hubs[1]!.connectionString);
+    const service = ProvisioningServiceClient.fromConnectionString(c.serviceConnectionString);
+    const { responseBody: g } = await service.createOrUpdateEnrollmentGroup({ enrollmentGroupId: 'spread', attestation: { type: 'symmetricKey' } });
+    const hubsUsed = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const id = `spread-${i}`;
+      const r = await registerWithKeyHttp(c.provisioningHost, c.idScope, id, deriveDeviceKey(g.attestation.symmetricKey.primaryKey, id));
+      hubsUsed.add(r.assignedHub);
+      const hub = c.hubs.find((h) => h.hostName === r.assignedHub)!;
+      const { responseBody: d } = await Registry.fromConnectionString(hub.connectionString).get(id);
+      assert.equal(d.deviceId, id, 'the device exists on the hub it was assigned to');
+    }
+    assert.deepEqual([...hubsUsed].sort(), ['127.0.12.2', '127.0.12.3']);
+  } finally {
+    await server.stop();
+  }
+});

@@ -2,7 +2,7 @@
 import { createSas } from '../../src/common/sas.js';
 import { cryptoIds } from '../../src/common/ids.js';
 import { noopLogger } from '../../src/common/logger.js';
-import { defaultCoreSettings } from '../../src/core/deps.js';
+import { defaultCoreSettings, type CoreSettings } from '../../src/core/deps.js';
 import { createCore, type Core } from '../../src/core/operations.js';
 import type { HubConnector, HubDeviceSpec } from '../../src/core/ports.js';
 import type { LinkedHub } from '../../src/core/model.js';
@@ -33,7 +33,7 @@ export class FakeHubs implements HubConnector {
 export const ID_SCOPE = '0ne0000TEST';
 export const HUB: LinkedHub = { hostName: 'hub-a.local', connectionString: 'HostName=hub-a.local;SharedAccessKeyName=iothubowner;SharedAccessKey=a2V5', allocationWeight: 1, applyAllocationPolicy: true };
 
-export async function makeCore(now = new Date('2026-01-01T00:00:00Z')): Promise<{ core: Core; hubs: FakeHubs; clock: { now(): Date; set(d: Date): void } }> {
+export async function makeCore(now = new Date('2026-01-01T00:00:00Z'), settings: Partial<CoreSettings> = {}): Promise<{ core: Core; hubs: FakeHubs; clock: { now(): Date; set(d: Date): void } }> {
   const store = createMemoryStore();
   await store.init();
   let current = now;
@@ -41,7 +41,7 @@ export async function makeCore(now = new Date('2026-01-01T00:00:00Z')): Promise<
   await store.instances.put({ name: 'opendps', idScope: ID_SCOPE, hostName: 'dps.local', allocationPolicy: 'hashed', policies: [], createdAt: now.toISOString() });
   await store.linkedHubs.put(ID_SCOPE, HUB);
   const hubs = new FakeHubs();
-  const core = createCore({ store, hubs, clock, logger: noopLogger, ids: cryptoIds, settings: defaultCoreSettings });
+  const core = createCore({ store, hubs, clock, logger: noopLogger, ids: cryptoIds, settings: { ...defaultCoreSettings, ...settings } });
   return { core, hubs, clock };
 }
 

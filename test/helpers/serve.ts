@@ -31,8 +31,9 @@ export function serveArgs(dataDir: string, dpsHost: string, hubHosts: string[], 
 /** Runs the CLI with tsx; resolves when it prints that it is ready (or rejects with its output when it exits). */
 export async function startServe(args: string[], opts: { timeoutMs?: number } = {}): Promise<ServeHandle> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'main.ts'), ...args], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env },
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENDPS_EXIT_WITH_PID: String(process.pid) },
   });
+  process.once('exit', () => child.kill('SIGKILL'));
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => { out += d; });
