@@ -52,6 +52,7 @@ export class DeviceSession implements MqttHooks, DeviceChannel {
   private readonly subscriptions = new Set<SubscriptionKind>();
   private readonly pendingC2d: CloudToDeviceMessage[] = [];
   private attached = false;
+  private activityRecordedAt = 0;
   private log: Logger;
   connection!: MqttConnection;
 
@@ -110,6 +111,7 @@ export class DeviceSession implements MqttHooks, DeviceChannel {
   }
 
   async publish(packet: IPublishPacket): Promise<void> {
+    this.noteActivity();
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const p = parseDevicePublish(packet.topic);
     switch (p.kind) {
@@ -199,7 +201,16 @@ export class DeviceSession implements MqttHooks, DeviceChannel {
     }
   }
 
+  /** lastActivityTime follows device traffic, written at most once a minute per session. */
+  private noteActivity(): void {
+    const now = this.opts.clock.now().getTime();
+    if (now - this.activityRecordedAt < 60_000) return;
+    this.activityRecordedAt = now;
+    void this.setConnected(true);
+  }
+
   private async setConnected(connected: boolean): Promise<void> {
+    if (connected) this.activityRecordedAt = this.opts.clock.now().getTime();
     try {
       await this.opts.hub.registry.setConnectionState(this.deviceId, connected);
     } catch (err) {
