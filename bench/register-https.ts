@@ -18,7 +18,7 @@ process.env.OPENDPS_TEST_TMP = tmp;
 delete process.env.OPENDPS_TEST_CA_CERT;
 
 // the later --log-level wins over the helper's debug default
-const server = await startServe(serveArgs(testTmpDir('bench'), DPS, ['127.0.20.2'], ['--log-level', 'warn']));
+const server = await startServe(serveArgs(testTmpDir('bench'), DPS, ['127.0.20.2'], ['--log-level', 'warn', '--throttle-registrations', '0']));
 const ca = readFileSync(server.connection.caCertFile);
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca });
 

@@ -115,7 +115,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     cleanups.push(async () => rest.close?.());
     const core = createCore({
       store, hubs: createCorePortConnector(rest), clock, logger, ids: cryptoIds,
-      settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds },
+      settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle },
     });
 
     // 6. the DPS endpoint: device API and service API over HTTPS

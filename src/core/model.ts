@@ -142,3 +142,17 @@ export interface LinkedHub {
   /** Optional port of the hub's REST API (default 443). */
   port?: number;
 }
+
+/** A CA certificate uploaded to the service instance; groups may reference it once it is verified. */
+export interface CaCertificate {
+  name: string;
+  /** PEM of the certificate. */
+  certificate: string;
+  info: X509CertificateInfo;
+  isVerified: boolean;
+  /** The code a proof-of-possession certificate must carry as its subject CN (present after it was generated). */
+  verificationCode?: string;
+  etag: string;
+  createdDateTimeUtc: string;
+  lastUpdatedDateTimeUtc: string;
+}

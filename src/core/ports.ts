@@ -4,7 +4,7 @@
  * root implement these; the core imports no I/O library.
  */
 import type {
-  EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance,
+  CaCertificate, EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance,
 } from './model.js';
 export type { Clock } from '../common/clock.js';
 export type { Logger } from '../common/logger.js';
@@ -65,6 +65,14 @@ export interface LinkedHubStore {
   delete(idScope: string, hostName: string): Promise<boolean>;
 }
 
+/** CA certificates of an instance (by name, case-insensitive). */
+export interface CertificateStore {
+  get(idScope: string, name: string): Promise<CaCertificate | undefined>;
+  put(idScope: string, cert: CaCertificate, condition: WriteCondition): Promise<boolean>;
+  delete(idScope: string, name: string, condition: WriteCondition): Promise<boolean>;
+  list(idScope: string): Promise<CaCertificate[]>;
+}
+
 /** Everything persistent, behind one handle. */
 export interface Store {
   readonly instances: ServiceInstanceStore;
@@ -73,6 +81,7 @@ export interface Store {
   readonly registrations: RegistrationStore;
   readonly operations: OperationStore;
   readonly linkedHubs: LinkedHubStore;
+  readonly certificates: CertificateStore;
   init(): Promise<void>;
   close(): Promise<void>;
   /** Runs `fn` atomically where the backend can (SQLite, PostgreSQL). */

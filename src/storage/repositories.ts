@@ -4,9 +4,9 @@
  * Keys are lower-cased: DPS registration and group IDs are case-insensitive.
  */
 import type {
-  EnrollmentGroupStore, EnrollmentStore, LinkedHubStore, OperationStore, RegistrationStore, ServiceInstanceStore,
+  CertificateStore, EnrollmentGroupStore, EnrollmentStore, LinkedHubStore, OperationStore, RegistrationStore, ServiceInstanceStore,
 } from '../core/ports.js';
-import type { EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance } from '../core/model.js';
+import type { CaCertificate, EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance } from '../core/model.js';
 import { pageOf, type DocTable } from './doc-table.js';
 
 const k = (s: string): string => s.toLowerCase();
@@ -19,6 +19,7 @@ export interface DocTables {
   registrations: DocTable<RegistrationRecord>;
   operations: DocTable<OperationRecord>;
   linkedHubs: DocTable<LinkedHub>;
+  certificates: DocTable<CaCertificate>;
 }
 
 export function instanceRepo(t: DocTable<ServiceInstance>): ServiceInstanceStore {
@@ -71,5 +72,14 @@ export function linkedHubRepo(t: DocTable<LinkedHub>): LinkedHubStore {
     list: (scope) => t.list(scope, { limit: 1_000_000 }),
     put: async (scope, hub) => { await t.put(scope, k(hub.hostName), hub, null, null, undefined); },
     delete: (scope, host) => t.delete(scope, k(host), undefined),
+  };
+}
+
+export function certificateRepo(t: DocTable<CaCertificate>): CertificateStore {
+  return {
+    get: (scope, name) => t.get(scope, k(name)),
+    put: (scope, c, cond) => t.put(scope, k(c.name), c, c.etag, null, cond),
+    delete: (scope, name, cond) => t.delete(scope, k(name), cond),
+    list: (scope) => t.list(scope, { limit: 1_000_000 }),
   };
 }

@@ -113,3 +113,26 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
     assert.ok(await s.enrollments.get('scope', 'tx2'));
   });
 }
+
+export function runCertificateContract(name: string, makeStore: () => Promise<Store>): void {
+  test(`${name}: CA certificates by name with compare-and-set`, async () => {
+    const s = await makeStore();
+    await s.init();
+    try {
+      const cert = (etag: string, isVerified = false) => ({
+        name: 'Root-CA', certificate: 'pem', isVerified, etag, createdDateTimeUtc: 't', lastUpdatedDateTimeUtc: 't',
+        info: { subjectName: 'CN=x', sha1Thumbprint: 'a', sha256Thumbprint: 'b', issuerName: 'CN=x', notBeforeUtc: 't', notAfterUtc: 't', serialNumber: '1', version: 3 },
+      });
+      assert.equal(await s.certificates.put('scope', cert('"1"'), null), true);
+      assert.equal(await s.certificates.put('scope', cert('"2"', true), '"wrong"'), false);
+      assert.equal(await s.certificates.put('scope', cert('"2"', true), '"1"'), true);
+      assert.equal((await s.certificates.get('scope', 'root-ca'))?.isVerified, true);
+      assert.equal((await s.certificates.list('scope')).length, 1);
+      assert.equal((await s.certificates.list('other')).length, 0);
+      assert.equal(await s.certificates.delete('scope', 'ROOT-CA', undefined), true);
+      assert.equal(await s.certificates.get('scope', 'root-ca'), undefined);
+    } finally {
+      await s.close();
+    }
+  });
+}

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryStore } from '../../src/storage/memory/store.js';
 import { createSqliteStore } from '../../src/storage/sqlite/store.js';
-import { runStoreContract } from './store.contract.js';
+import { runCertificateContract, runStoreContract } from './store.contract.js';
 
 runStoreContract('memory', async () => createMemoryStore());
+runCertificateContract('memory', async () => createMemoryStore());
 runStoreContract('sqlite', async () => createSqliteStore(join(mkdtempSync(join(tmpdir(), 'opendps-store-')), 'dps.sqlite')));
+runCertificateContract('sqlite', async () => createSqliteStore(join(mkdtempSync(join(tmpdir(), 'opendps-store-')), 'dps.sqlite')));

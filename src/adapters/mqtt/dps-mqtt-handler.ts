@@ -53,7 +53,7 @@ export function createDpsMqttHandler(opts: DpsMqttOptions): (stream: Duplex, soc
 
   return (stream, socket) => {
     const connectionId = core.deps.ids.uuid();
-    let logger = opts.logger.child({ transport: 'mqtt', connectionId });
+    let logger = opts.logger.child({ transport: stream === socket ? 'mqtt' : 'mqtt-ws', connectionId });
     let session: DeviceSession | undefined;
     let responseQos: 0 | 1 | undefined; // set while subscribed to the response filter
 

@@ -8,6 +8,7 @@ import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { ServiceInstance } from '../model.js';
 import { isRegistrationId } from '../enrollment/schema.js';
+import { authenticateX509 } from './authenticate-x509.js';
 import type { Attested, DeviceRequest } from './types.js';
 
 export async function resolveInstance(deps: CoreDeps, req: DeviceRequest): Promise<ServiceInstance> {
@@ -48,9 +49,10 @@ export async function authenticateSymmetricKey(deps: CoreDeps, instance: Service
   throw new DpsError('Unauthorized');
 }
 
-/** Any attestation the request carries. X.509 and TPM plug in here. */
+/** Any attestation the request carries: a SAS (symmetric key), else a TLS client certificate (X.509). */
 export async function authenticate(deps: CoreDeps, req: DeviceRequest): Promise<Attested> {
   const instance = await resolveInstance(deps, req);
+  if (req.sas === undefined && req.clientCertificates?.length) return authenticateX509(deps, instance, req);
   return authenticateSymmetricKey(deps, instance, req);
 }
 

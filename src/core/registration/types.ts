@@ -8,6 +8,8 @@ export interface DeviceRequest {
   registrationId: string;
   /** The SAS from the Authorization header, MQTT password or AMQP SASL PLAIN password. */
   sas?: string;
+  /** The TLS client certificate chain the device presented (DER, leaf first), for X.509 attestation. */
+  clientCertificates?: readonly Buffer[];
   trackingId: string;
 }
 

@@ -1,6 +1,6 @@
 /** @module storage/memory/store — the Store over in-memory tables. Nothing survives the process. */
 import type { Store } from '../../core/ports.js';
-import { enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo } from '../repositories.js';
+import { certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo } from '../repositories.js';
 import { MemoryDocTable } from './doc-table.js';
 
 export function createMemoryStore(): Store {
@@ -13,6 +13,7 @@ export function createMemoryStore(): Store {
     registrations: registrationRepo(new MemoryDocTable()),
     operations: operationRepo(ops, (before) => ops.pruneIndexBefore('', before)),
     linkedHubs: linkedHubRepo(new MemoryDocTable()),
+    certificates: certificateRepo(new MemoryDocTable()),
     async init() {},
     async close() {},
     transaction<T>(fn: () => Promise<T>): Promise<T> {

@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Store } from '../../core/ports.js';
-import { enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo } from '../repositories.js';
+import { certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo } from '../repositories.js';
 import type { DocTable } from '../doc-table.js';
 import { SqliteDocTable } from './doc-table.js';
 import { migrate } from './migrate.js';
@@ -54,6 +54,7 @@ export function createSqliteStore(path: string): Store {
       return ops.pruneIndexBefore('', before);
     }),
     linkedHubs: linkedHubRepo(table('linked_hubs')),
+    certificates: certificateRepo(table('certificates')),
     async init() {},
     async close() { db.close(); },
     async transaction<T>(fn: () => Promise<T>): Promise<T> {
