@@ -2,6 +2,8 @@
  * @module cli/main
  * `opendps <command>`: serve, and the commands that talk to a running OpenDPS through its service REST API.
  */
+import { runCaCert } from './commands/ca-cert.js';
+import { runCert } from './commands/cert.js';
 import { runHub } from './commands/hub.js';
 import { runServe } from './commands/serve.js';
 import { CliError } from './rest-client.js';
@@ -11,6 +13,8 @@ const USAGE = `Usage: opendps <command> [options]
 Commands:
   serve        Start the DPS endpoint and the built-in IoT hub(s) (see 'opendps serve --help')
   hub          Monitor device-to-cloud messages, send cloud-to-device messages, invoke direct methods
+  cert         Create X.509 certificates: root and intermediate CAs, device certificates, verification certificates
+  ca-cert      CA certificates of a running OpenDPS: upload, list, show, delete, proof of possession
   help         Show this help
 `;
 
@@ -21,6 +25,10 @@ export async function main(argv: string[]): Promise<number> {
       return runServe(rest);
     case 'hub':
       return runHub(rest);
+    case 'cert':
+      return runCert(rest);
+    case 'ca-cert':
+      return runCaCert(rest);
     case undefined:
     case 'help':
     case '--help':

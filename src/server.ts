@@ -4,6 +4,7 @@
  * HTTPS endpoint) → linked hubs → hub connector → provisioning core → DPS HTTPS endpoint → connection.json.
  * Nothing else imports across layers.
  */
+import { constants as tlsConstants } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as NetServer } from 'node:net';
@@ -90,7 +91,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       hubs.set(h.hostName, hub);
       const tls = serverCertFor(config.dataDir, ca, `hub-${h.name}`, h.hostName);
       const handler = createHubHttpHandler({ hub, hostName: h.hostName, policies: state.policies, clock, logger });
-      const server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => void handler(req, res));
+      // client certificates requested (X.509 devices over MQTT-WS), never required: SAS clients send none
+      const server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler(req, res));
       await listen(server, `built-in hub ${h.name} (HTTPS)`, h.bindAddress, h.httpsPort);
       servers.push(server);
       // devices: MQTT over TLS, and MQTT over WebSockets on the HTTPS port
@@ -121,7 +123,11 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     // 6. the DPS endpoint: device API and service API over HTTPS
     const dpsTls = serverCertFor(config.dataDir, ca, 'dps', config.dps.hostName);
     const dpsHandler = createDpsHttpHandler({ core, logger, instanceName: INSTANCE_NAME });
-    const dpsServer = createHttpsServer({ cert: dpsTls.certPem, key: dpsTls.keyPem }, (req, res) => void dpsHandler(req, res));
+    // X.509 devices authenticate with a TLS client certificate: ask for one, never reject at the TLS layer (trust is
+    // decided per enrollment in the core), and resume no sessions, so every request carries its full chain
+    const dpsServer = createHttpsServer({
+      cert: dpsTls.certPem, key: dpsTls.keyPem, requestCert: true, rejectUnauthorized: false, secureOptions: tlsConstants.SSL_OP_NO_TICKET,
+    }, (req, res) => void dpsHandler(req, res));
     await listen(dpsServer, 'the DPS endpoint (HTTPS)', config.dps.bindAddress, config.dps.httpsPort);
     servers.push(dpsServer);
     const dpsMqtt = createDpsMqttHandler({ core, logger });

@@ -1,5 +1,5 @@
 /** @module core/deps — what every core operation is given by the composition root. */
-import type { Clock, HubConnector, Ids, Logger, Store } from './ports.js';
+import type { Clock, HubConnector, Ids, Logger, Store, WebhookClient } from './ports.js';
 import { defaultThrottleSettings, type ThrottleSettings } from './throttle.js';
 
 export interface CoreSettings {
@@ -14,6 +14,12 @@ export interface CoreSettings {
   clockSkewSeconds: number;
   /** Device API rate limits (429 + retry-after); see core/throttle.ts. */
   throttle: ThrottleSettings;
+  /** How long a custom allocation webhook may take before the registration fails (docs/allocation.md). */
+  webhookTimeoutMs: number;
+  /** Largest number of linked hubs per instance (Azure DPS: 50). */
+  maxLinkedHubs: number;
+  /** This node's location for geoLatency; overrides the instance's `geoLatency.nodeLocation`. */
+  nodeLocation?: string;
 }
 
 export const defaultCoreSettings: CoreSettings = {
@@ -23,6 +29,8 @@ export const defaultCoreSettings: CoreSettings = {
   maxPageSize: 1000,
   clockSkewSeconds: 0,
   throttle: defaultThrottleSettings,
+  webhookTimeoutMs: 10_000,
+  maxLinkedHubs: 50,
 };
 
 export interface CoreDeps {
@@ -32,4 +40,6 @@ export interface CoreDeps {
   logger: Logger;
   ids: Ids;
   settings: CoreSettings;
+  /** Custom allocation webhooks; without it, `custom` allocation fails with a clear message. */
+  webhooks?: WebhookClient;
 }

@@ -9,6 +9,7 @@ export const ErrorCatalog = {
   InvalidField: { status: 400, errorCode: 400004, message: 'A field of the request is invalid.' },
   RegistrationIdMismatch: { status: 400, errorCode: 400005, message: 'The registration ID in the body does not match the one in the path.' },
   InvalidRegistrationId: { status: 400, errorCode: 400006, message: 'The registration ID is invalid.' },
+  VerificationFailed: { status: 400, errorCode: 400007, message: 'The proof-of-possession certificate was not accepted.' },
   Unauthorized: { status: 401, errorCode: 401002, message: 'Unauthorized' },
   Disabled: { status: 401, errorCode: 401003, message: 'The enrollment is disabled.' },
   Forbidden: { status: 403, errorCode: 403000, message: 'Forbidden' },
@@ -18,6 +19,8 @@ export const ErrorCatalog = {
   RegistrationNotFound: { status: 404, errorCode: 404202, message: 'The registration was not found.' },
   GroupNotFound: { status: 404, errorCode: 404203, message: 'The enrollment group was not found.' },
   OperationNotFound: { status: 404, errorCode: 404204, message: 'The operation was not found.' },
+  CertificateNotFound: { status: 404, errorCode: 404205, message: 'The CA certificate was not found.' },
+  LinkedHubNotFound: { status: 404, errorCode: 404206, message: 'No IoT hub with this host name is linked.' },
   MethodNotAllowed: { status: 405, errorCode: 405000, message: 'The method is not allowed on this resource.' },
   Conflict: { status: 409, errorCode: 409000, message: 'The resource already exists.' },
   PreconditionFailed: { status: 412, errorCode: 412000, message: 'The etag in If-Match does not match the current resource.' },
@@ -27,6 +30,8 @@ export const ErrorCatalog = {
   Internal: { status: 500, errorCode: 500000, message: 'Internal server error.' },
   HubUnreachable: { status: 500, errorCode: 500001, message: 'The assigned IoT hub could not be reached.' },
   NoHubAvailable: { status: 500, errorCode: 500002, message: 'No linked IoT hub can take this device.' },
+  AllocationWebhookFailed: { status: 500, errorCode: 500003, message: 'The custom allocation webhook failed.' },
+  AllocationWebhookInvalidResponse: { status: 500, errorCode: 500004, message: 'The custom allocation webhook answered with an invalid AllocationResponse.' },
 } as const;
 
 export type ErrorName = keyof typeof ErrorCatalog;

@@ -129,6 +129,19 @@ export interface ServiceInstance {
   allocationPolicy: AllocationPolicy;
   policies: AccessPolicy[];
   createdAt: string;
+  /** How the geoLatency policy learns where devices are (OpenDPS; docs/allocation.md). */
+  geoLatency?: GeoLatencySettings;
+}
+
+/**
+ * Where devices are, for the geoLatency policy: a device's client address is looked up in `networks` (longest
+ * prefix wins); a device from no listed network is taken to be at `nodeLocation`. Locations are names; hubs in the
+ * device's location are nearest; `locations` may give coordinates so that other locations can be ranked by distance.
+ */
+export interface GeoLatencySettings {
+  nodeLocation?: string;
+  networks?: Array<{ cidr: string; location: string }>;
+  locations?: Record<string, { latitude: number; longitude: number }>;
 }
 
 export interface LinkedHub {

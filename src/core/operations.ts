@@ -3,6 +3,7 @@
  * The one operation table: every adapter (HTTPS, MQTT, AMQP, the CLI through the service API) maps wire data to
  * these calls and maps DpsError back to the wire.
  */
+import { createCaCertificateOps } from './certificates/ca-certificate-ops.js';
 import type { CoreDeps } from './deps.js';
 import { createEnrollmentOps, groupKind, individualKind } from './enrollment/enrollment-ops.js';
 import { authenticateDevice } from './registration/authenticate.js';
@@ -37,6 +38,7 @@ export function createCore(deps: CoreDeps) {
     enrollments: createEnrollmentOps(deps, individualKind),
     groups: createEnrollmentOps(deps, groupKind),
     registrations: createRegistrationOps(deps),
+    certificates: createCaCertificateOps(deps),
   };
 }
 

@@ -122,3 +122,18 @@ export interface Ids {
   /** base64 of n random bytes */
   randomKey(bytes: number): string;
 }
+
+/** What an allocation webhook answered. */
+export interface WebhookResponse {
+  status: number;
+  /** The response body as text (the core parses it). */
+  body: string;
+}
+
+/**
+ * Calls a custom allocation webhook (DPS: custom allocation policy). Rejects with an Error whose message says what
+ * went wrong (refused URL, unreachable, timed out, too large) and never contains the URL's query string.
+ */
+export interface WebhookClient {
+  postJson(url: string, body: unknown, opts: { timeoutMs: number; trackingId: string }): Promise<WebhookResponse>;
+}

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from '../../core/operations.js';
 import type { Logger } from '../../common/logger.js';
 import type { HttpContext } from './context.js';
+import { addCertificateRoutes } from './certificate-routes.js';
 import { addDeviceRoutes } from './device-routes.js';
 import { sendError } from './respond.js';
 import { Router } from './router.js';
@@ -23,6 +24,7 @@ export interface DpsHttpOptions {
 export function createDpsHttpHandler(opts: DpsHttpOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const router = new Router<HttpContext>();
   addServiceRoutes(router);
+  addCertificateRoutes(router);
   addDeviceRoutes(router);
   const limits = { deviceBodyBytes: opts.deviceBodyBytes ?? 96 * 1024, serviceBodyBytes: opts.serviceBodyBytes ?? 1024 * 1024 };
   return async (req, res) => {

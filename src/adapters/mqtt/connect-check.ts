@@ -6,7 +6,7 @@
  * |---|---|
  * | 2 identifier rejected | the client id is not a valid registration ID (the client id must be the registration ID) |
  * | 4 bad user name or password | the user name is missing or not `{idScope}/registrations/{registrationId}/...`; its registration ID differs from the client id; the password is not a `SharedAccessSignature ...` token |
- * | 5 not authorized | no password (X.509 over MQTT is not supported yet); unknown ID scope; the token is expired, signed with a wrong key, issued for another resource, or no enrollment admits the device |
+ * | 5 not authorized | neither a password nor a TLS client certificate; unknown ID scope; the token is expired, signed with a wrong key, issued for another resource; the certificate chain is not trusted by an enrollment; or no enrollment admits the device |
  * | 3 server unavailable | the check itself failed (e.g. the store is unreachable); logged as an error |
  *
  * The Node SDK reports 4 and 5 as `UnauthorizedError`. The `CleanSession` flag is accepted either way: DPS keeps no
@@ -26,7 +26,10 @@ import { parseUsername } from './username.js';
 export interface DeviceSession {
   idScope: string;
   registrationId: string;
-  sas: string;
+  /** Symmetric key: the SAS from the password. */
+  sas?: string;
+  /** X.509: the TLS client certificate chain (DER, leaf first). */
+  clientCertificates?: Buffer[];
 }
 
 export type ConnectDecision =
@@ -36,7 +39,7 @@ export type ConnectDecision =
 const refuse = (code: number, reason: string): ConnectDecision => ({ code, reason });
 
 /** Runs the CONNECT checks in order; the first refusal wins. Never throws. */
-export async function checkConnect(core: Core, packet: IConnectPacket, ctx: { trackingId: string; logger: Logger }): Promise<ConnectDecision> {
+export async function checkConnect(core: Core, packet: IConnectPacket, ctx: { trackingId: string; logger: Logger; clientCertificates?: Buffer[] }): Promise<ConnectDecision> {
   // 1. client id = registration ID
   const clientId = packet.clientId ?? '';
   if (!isRegistrationId(clientId)) return refuse(CONNACK.identifierRejected, 'the client id is not a valid registration ID');
@@ -46,18 +49,24 @@ export async function checkConnect(core: Core, packet: IConnectPacket, ctx: { tr
   if (!username) return refuse(CONNACK.badUsernameOrPassword, 'the user name is not {idScope}/registrations/{registrationId}/api-version=...');
   if (username.registrationId !== clientId) return refuse(CONNACK.badUsernameOrPassword, 'the registration ID in the user name differs from the client id');
 
-  // 3. password = SAS token
+  // 3. password = SAS token (symmetric key), or no password and a TLS client certificate (X.509)
+  let credentials: { sas: string } | { clientCertificates: Buffer[] };
   if (packet.password === undefined || packet.password.length === 0) {
-    return refuse(CONNACK.notAuthorized, 'no password: symmetric-key devices send a SAS token (X.509 over MQTT is not supported yet)');
+    if (!ctx.clientCertificates?.length) {
+      return refuse(CONNACK.notAuthorized, 'no credentials: send a SAS token as the password or a TLS client certificate');
+    }
+    credentials = { clientCertificates: ctx.clientCertificates };
+  } else {
+    const sas = packet.password.toString('utf8');
+    const parsed = parseSas(sas);
+    if (!parsed.ok) return refuse(CONNACK.badUsernameOrPassword, `the password is not a SAS token: ${parsed.reason}`);
+    credentials = { sas };
   }
-  const sas = packet.password.toString('utf8');
-  const parsed = parseSas(sas);
-  if (!parsed.ok) return refuse(CONNACK.badUsernameOrPassword, `the password is not a SAS token: ${parsed.reason}`);
 
-  // 4. the core authenticates: ID scope, token resource/expiry/signature, enrollment
+  // 4. the core authenticates: ID scope, token or certificate chain, enrollment
   try {
-    const identity = await core.authenticateDevice({ idScope: username.idScope, registrationId: clientId, sas, trackingId: ctx.trackingId });
-    return { code: CONNACK.accepted, session: { idScope: identity.idScope, registrationId: clientId, sas } };
+    const identity = await core.authenticateDevice({ idScope: username.idScope, registrationId: clientId, ...credentials, trackingId: ctx.trackingId });
+    return { code: CONNACK.accepted, session: { idScope: identity.idScope, registrationId: clientId, ...credentials } };
   } catch (err) {
     if (!DpsError.is(err)) {
       ctx.logger.error('MQTT CONNECT check failed', { trackingId: ctx.trackingId, error: (err as Error)?.stack ?? String(err) });

@@ -26,6 +26,7 @@ import type { Core } from '../../core/operations.js';
 import type { Logger } from '../../common/logger.js';
 import { MqttConnection } from '../../common/mqtt/mqtt-connection.js';
 import { checkConnect, type DeviceSession } from './connect-check.js';
+import { peerCertificateChain } from '../../common/tls-peer.js';
 import { handleRequest } from './requests.js';
 import { grantSubscription, isValidTopicName, parseRequestTopic, RESPONSE_FILTER, responseTopic } from './topics.js';
 
@@ -59,7 +60,7 @@ export function createDpsMqttHandler(opts: DpsMqttOptions): (stream: Duplex, soc
 
     const connection: MqttConnection = new MqttConnection(stream, {
       async connect(packet: IConnectPacket) {
-        const decision = await checkConnect(core, packet, { trackingId: connectionId, logger });
+        const decision = await checkConnect(core, packet, { trackingId: connectionId, logger, clientCertificates: peerCertificateChain(socket) });
         if ('session' in decision) {
           session = decision.session;
           logger = logger.child({ registrationId: session.registrationId });

@@ -10,6 +10,7 @@ import type { Page, Store, WriteCondition } from '../ports.js';
 import { etagMatches } from './etag.js';
 import { prepareWrite, withoutKeys } from './prepare.js';
 import { parseEnrollmentGroup, parseIndividualEnrollment } from './schema.js';
+import { prepareX509 } from './x509-fields.js';
 
 interface Repo<T> {
   get(idScope: string, id: string): Promise<T | undefined>;
@@ -52,7 +53,8 @@ export function createEnrollmentOps<T extends EnrollmentCommon>(deps: CoreDeps, 
   const idOf = (r: T): string => r[kind.idField] as string;
 
   async function put(idScope: string, id: string, body: unknown, ifMatch: string | undefined): Promise<T> {
-    const incoming = kind.parse(body);
+    let incoming = kind.parse(body);
+    if (incoming.attestation.type === 'x509') incoming = await prepareX509(deps, idScope, incoming, kind.idField === 'enrollmentGroupId');
     if (idOf(incoming).toLowerCase() !== id.toLowerCase()) {
       throw new DpsError('InvalidField', `Invalid field '${kind.idField}': it must equal the ID in the request path.`);
     }

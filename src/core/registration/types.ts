@@ -10,6 +10,8 @@ export interface DeviceRequest {
   sas?: string;
   /** The TLS client certificate chain the device presented (DER, leaf first), for X.509 attestation. */
   clientCertificates?: readonly Buffer[];
+  /** The device's network address as the adapter saw it (IPv4 or IPv6), for geoLatency allocation. */
+  clientAddress?: string;
   trackingId: string;
 }
 
