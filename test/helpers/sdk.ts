@@ -38,3 +38,13 @@ export function nextEvent<T = unknown>(emitter: { once(e: string, f: (...a: any[
     emitter.once(event, (v: T) => { clearTimeout(t); resolve(v); });
   });
 }
+
+export const { X509Security } = require('azure-iot-security-x509');
+export const { Mqtt: ProvisioningMqtt } = require('azure-iot-provisioning-device-mqtt');
+
+/** Registers with an X.509 certificate (PEM chain + key) through the official device SDK over HTTPS or MQTT. */
+export async function registerWithCert(transport: 'http' | 'mqtt', host: string, idScope: string, registrationId: string, cert: string, key: string): Promise<any> {
+  const security = new X509Security(registrationId, { cert, key });
+  const t = transport === 'http' ? new ProvisioningHttp() : new ProvisioningMqtt();
+  return ProvisioningDeviceClient.create(host, idScope, t, security).register();
+}

@@ -30,10 +30,10 @@ function hubAuthFor(leaf: X509Certificate): Attested['hubAuth'] {
 }
 
 /** The signing certificates a group trusts: its own, or the verified CA certificates it references. */
-async function anchorsOf(deps: CoreDeps, idScope: string, group: EnrollmentGroup): Promise<{ anchors: X509Certificate[]; unverified: string[] }> {
+async function anchorsOf(deps: CoreDeps, idScope: string, group: EnrollmentGroup): Promise<{ anchors: X509Certificate[]; unverified: Array<{ name: string; cert: X509Certificate }> }> {
   const x = group.attestation.x509 ?? {};
   const anchors: X509Certificate[] = [];
-  const unverified: string[] = [];
+  const unverified: Array<{ name: string; cert: X509Certificate }> = [];
   for (const c of [x.signingCertificates?.primary, x.signingCertificates?.secondary]) {
     const cert = stored(c, 'signingCertificates');
     if (cert) anchors.push(cert);
@@ -41,7 +41,8 @@ async function anchorsOf(deps: CoreDeps, idScope: string, group: EnrollmentGroup
   for (const name of [x.caReferences?.primary, x.caReferences?.secondary]) {
     if (!name) continue;
     const ca = await deps.store.certificates.get(idScope, name);
-    if (!ca || !ca.isVerified) { unverified.push(name); continue; }
+    if (!ca) continue;
+    if (!ca.isVerified) { unverified.push({ name, cert: parseCertificate(ca.certificate, 'caReferences') }); continue; }
     anchors.push(parseCertificate(ca.certificate, 'caReferences'));
   }
   return { anchors, unverified };
@@ -81,7 +82,9 @@ export async function authenticateX509(deps: CoreDeps, instance: ServiceInstance
       }
       if (result.reason !== 'the certificate chain does not reach the signing certificate') reason = result.reason;
     }
-    if (unverified.length && !anchors.length) reason = `the CA certificate '${unverified[0]}' is not verified`;
+    // say so when the chain would have reached a referenced CA certificate that is not verified yet
+    const pending = unverified.find((u) => verifyChainTo(leaf, intermediates, u.cert, now).ok);
+    if (pending) reason = `the CA certificate '${pending.name}' is not verified`;
   }
   throw new DpsError('Unauthorized', `Unauthorized: ${reason}.`);
 }
