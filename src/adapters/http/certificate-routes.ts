@@ -7,13 +7,9 @@
  */
 import { toCertificateResource } from '../../core/certificates/ca-certificate-ops.js';
 import { readJson } from './body.js';
-import { header, type HttpContext } from './context.js';
+import { header, serviceScope as scope, type HttpContext } from './context.js';
 import { sendJson, sendNoContent } from './respond.js';
 import type { Router } from './router.js';
-
-async function scope(ctx: HttpContext): Promise<string> {
-  return (await ctx.core.authenticateService(header(ctx, 'authorization'), ctx.instanceName)).idScope;
-}
 
 export function addCertificateRoutes(router: Router<HttpContext>): void {
   const ops = (ctx: HttpContext) => ctx.core.certificates;

@@ -19,3 +19,8 @@ export const header = (ctx: HttpContext, name: string): string | undefined => {
   const v = ctx.req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 };
+
+/** Authenticates a service-API request (service SAS) and returns the ID scope of the instance it may act on. */
+export async function serviceScope(ctx: HttpContext): Promise<string> {
+  return (await ctx.core.authenticateService(header(ctx, 'authorization'), ctx.instanceName)).idScope;
+}

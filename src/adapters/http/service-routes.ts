@@ -8,14 +8,10 @@ import type { EnrollmentOps } from '../../core/enrollment/enrollment-ops.js';
 import { toServiceState } from '../../core/registration/registration-ops.js';
 import type { EnrollmentCommon } from '../../core/model.js';
 import { readJson } from './body.js';
-import { header, type HttpContext } from './context.js';
+import { header, serviceScope as auth, type HttpContext } from './context.js';
 import { sendJson, sendNoContent } from './respond.js';
 import type { Router } from './router.js';
 
-async function auth(ctx: HttpContext): Promise<string> {
-  const instance = await ctx.core.authenticateService(header(ctx, 'authorization'), ctx.instanceName);
-  return instance.idScope;
-}
 
 function pageSize(ctx: HttpContext): number | undefined {
   const v = header(ctx, 'x-ms-max-item-count');
