@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createSas } from '../../src/common/sas.js';
 import { connackCode, connectRaw, publish, subscribe } from '../helpers/raw-mqtt.js';
 import { DeviceClient, DeviceMqtt, Registry } from '../helpers/sdk.js';
-import { serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
+import { runCli, serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
 
 const HUB = '127.0.15.2';
 const URL = `mqtts://${HUB}:8883`;
@@ -88,6 +88,27 @@ test('a new CONNECT with the same device id closes the older session', async () 
   const { responseBody: d } = await registry.get('alice');
   assert.equal(d.connectionState, 'Connected', 'the newer session keeps the device connected');
   await second.end();
+});
+
+test('a direct method that the device does not answer times out with 504 GatewayTimeout', async () => {
+  const alice = await connectRaw(URL, { clientId: 'alice', username: user('alice'), password: sas('alice', keys.alice!) });
+  try {
+    assert.equal(await subscribe(alice, '$iothub/methods/POST/#'), 0);
+    const started = Date.now();
+    const r = await runCli(['hub', 'invoke', '--data-dir', server.dataDir, '--device-id', 'alice', '--method', 'sleep', '--timeout', '5']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /504.*Timed out/);
+    assert.ok(Date.now() - started >= 4000, 'the hub waited for the response timeout');
+    const request = await alice.next(/^\$iothub\/methods\/POST\/sleep\//);
+    assert.match(request.topic, /^\$iothub\/methods\/POST\/sleep\/\?\$rid=[0-9a-f]+$/);
+    assert.equal(request.payload, 'null');
+    // a late answer is ignored, and the session stays usable
+    await publish(alice, request.topic.replace('POST/sleep', 'res/200'), '{}');
+    await publish(alice, '$iothub/twin/GET/?$rid=late', ' ');
+    assert.equal((await alice.next(/^\$iothub\/twin\/res\//)).topic, '$iothub/twin/res/200/?$rid=late');
+  } finally {
+    await alice.end();
+  }
 });
 
 test('disabling a connected device closes its session', async () => {
