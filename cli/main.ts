@@ -14,6 +14,7 @@ Commands:
   serve        Start the DPS endpoint and the built-in IoT hub(s) (see 'opendps serve --help')
   hub          Monitor device-to-cloud messages, send cloud-to-device messages, invoke direct methods
   cert         Create X.509 certificates: root and intermediate CAs, device certificates, verification certificates
+  linked-hub   Linked IoT hubs (link, list, update, unlink) and instance-level allocation settings
   ca-cert      CA certificates of a running OpenDPS: upload, list, show, delete, proof of possession
   help         Show this help
 `;
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
       return runCert(rest);
     case 'ca-cert':
       return runCaCert(rest);
+    case 'linked-hub': return (await import('./commands/linked-hub.js')).runLinkedHub(rest);
     case undefined:
     case 'help':
     case '--help':

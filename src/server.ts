@@ -25,6 +25,7 @@ import { createHubHttpHandler } from './hub/http/handler.js';
 import { createHubMqttEndpoint } from './hub/mqtt/device-endpoint.js';
 import { createCorePortConnector } from './hub-connectors/core-port.js';
 import { createIotHubRestConnector } from './hub-connectors/iot-hub-rest.js';
+import { createHttpWebhookClient } from './adapters/webhook/http-webhook-client.js';
 import { loadOrCreateHubState, hubConnectionString } from './setup/hub-state.js';
 import { closeServer, listen } from './setup/listen.js';
 import { ensureServiceInstance, INSTANCE_NAME, serviceConnectionString } from './setup/service-instance.js';
@@ -116,8 +117,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const rest = createIotHubRestConnector({ ca: ca.certPem, logger, clock });
     cleanups.push(async () => rest.close?.());
     const core = createCore({
-      store, hubs: createCorePortConnector(rest), clock, logger, ids: cryptoIds,
-      settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle },
+      store, hubs: createCorePortConnector(rest), clock, logger, ids: cryptoIds, webhooks: createHttpWebhookClient({ ca: ca.certPem }),
+      settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle, nodeLocation: config.location },
     });
 
     // 6. the DPS endpoint: device API and service API over HTTPS

@@ -25,6 +25,7 @@ Options (each also settable as an OPENDPS_* environment variable, or in a JSON f
   --retry-after SEC     Seconds devices are told to wait before polling                        (default 1)
   --throttle-registrations N  Registrations per minute per ID scope, 0 = off (Azure S1: 1000)   (default 1000)
   --throttle-polls N    Status requests per device per 10 s, 0 = off (as Azure)                (default 5)
+  --location NAME       Where this node is, for geoLatency allocation (e.g. westeurope)
   --log-level LEVEL     debug | info | warn | error                                             (default info)
   --config FILE         JSON config file (keys as in the Config type: dataDir, dps, hubs, tls, ...)
 
@@ -49,7 +50,7 @@ export async function runServe(args: string[]): Promise<number> {
       options: {
         'data-dir': { type: 'string' }, store: { type: 'string' }, 'dps-host': { type: 'string' }, 'dps-bind': { type: 'string' },
         'dps-port': { type: 'string' }, 'dps-mqtt-port': { type: 'string' }, 'hub-mqtt-port': { type: 'string' }, hubs: { type: 'string' }, 'hub-hosts': { type: 'string' }, 'hub-port': { type: 'string' },
-        'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' }, 'retry-after': { type: 'string' }, 'throttle-registrations': { type: 'string' }, 'throttle-polls': { type: 'string' }, 'log-level': { type: 'string' },
+        'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' }, 'retry-after': { type: 'string' }, 'throttle-registrations': { type: 'string' }, 'throttle-polls': { type: 'string' }, location: { type: 'string' }, 'log-level': { type: 'string' },
         config: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -63,7 +64,7 @@ export async function runServe(args: string[]): Promise<number> {
     dataDir: values['data-dir'] as string, store: values.store as string, dpsHost: values['dps-host'] as string,
     dpsBind: values['dps-bind'] as string, dpsPort: values['dps-port'] as string, dpsMqttPort: values['dps-mqtt-port'] as string, hubMqttPort: values['hub-mqtt-port'] as string, hubs: values.hubs as string,
     hubHosts: values['hub-hosts'] as string, hubPort: values['hub-port'] as string, caCert: values['ca-cert'] as string,
-    caKey: values['ca-key'] as string, retryAfter: values['retry-after'] as string, throttleRegistrations: values['throttle-registrations'] as string, throttlePolls: values['throttle-polls'] as string, logLevel: values['log-level'] as string,
+    caKey: values['ca-key'] as string, retryAfter: values['retry-after'] as string, throttleRegistrations: values['throttle-registrations'] as string, throttlePolls: values['throttle-polls'] as string, location: values.location as string, logLevel: values['log-level'] as string,
     config: values.config as string,
   };
   try {

@@ -32,6 +32,8 @@ export const configSchema = z.object({
     .refine((t) => !!t.caCertFile === !!t.caKeyFile, 'caCertFile and caKeyFile go together'),
   retryAfterSeconds: z.number().int().min(0).max(60),
   allocationPolicy: z.enum(['hashed', 'geoLatency', 'static', 'custom']),
+  /** Where this OpenDPS node is (geoLatency allocation: devices from unlisted networks are here). */
+  location: z.string().min(1).max(128).optional(),
   throttle: z.object({
     registrationsPerMinute: z.number().int().min(0),
     devicePollsPerWindow: z.number().int().min(0),
@@ -59,6 +61,7 @@ export interface RawOptions {
   caKey?: string;
   retryAfter?: string;
   throttleRegistrations?: string;
+  location?: string;
   throttlePolls?: string;
 }
 
@@ -67,7 +70,7 @@ const ENV: Record<keyof RawOptions, string> = {
   dpsHost: 'OPENDPS_DPS_HOST', dpsBind: 'OPENDPS_DPS_BIND', dpsPort: 'OPENDPS_DPS_PORT', dpsMqttPort: 'OPENDPS_DPS_MQTT_PORT',
   hubs: 'OPENDPS_HUBS', hubHosts: 'OPENDPS_HUB_HOSTS', hubPort: 'OPENDPS_HUB_PORT', hubMqttPort: 'OPENDPS_HUB_MQTT_PORT',
   caCert: 'OPENDPS_CA_CERT', caKey: 'OPENDPS_CA_KEY', retryAfter: 'OPENDPS_RETRY_AFTER',
-  throttleRegistrations: 'OPENDPS_THROTTLE_REGISTRATIONS', throttlePolls: 'OPENDPS_THROTTLE_POLLS',
+  throttleRegistrations: 'OPENDPS_THROTTLE_REGISTRATIONS', location: 'OPENDPS_LOCATION', throttlePolls: 'OPENDPS_THROTTLE_POLLS',
 };
 
 export class ConfigError extends Error {
@@ -124,6 +127,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
     tls: { caCertFile: pick('caCert') ?? fromFile.tls?.caCertFile, caKeyFile: pick('caKey') ?? fromFile.tls?.caKeyFile },
     retryAfterSeconds: num('retryAfter', pick('retryAfter')) ?? fromFile.retryAfterSeconds ?? 1,
     allocationPolicy: fromFile.allocationPolicy ?? 'hashed',
+    location: pick('location') ?? fromFile.location,
     throttle: {
       registrationsPerMinute: num('throttleRegistrations', pick('throttleRegistrations')) ?? fromFile.throttle?.registrationsPerMinute ?? 1000,
       devicePollsPerWindow: num('throttlePolls', pick('throttlePolls')) ?? fromFile.throttle?.devicePollsPerWindow ?? 5,

@@ -20,6 +20,8 @@ export interface CoreSettings {
   maxLinkedHubs: number;
   /** This node's location for geoLatency; overrides the instance's `geoLatency.nodeLocation`. */
   nodeLocation?: string;
+  /** How long a TPM challenge (and the SAS signed with its key) is accepted, in seconds (default 300). */
+  tpmChallengeTtlSeconds?: number;
 }
 
 export const defaultCoreSettings: CoreSettings = {

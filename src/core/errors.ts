@@ -12,6 +12,8 @@ export const ErrorCatalog = {
   VerificationFailed: { status: 400, errorCode: 400007, message: 'The proof-of-possession certificate was not accepted.' },
   Unauthorized: { status: 401, errorCode: 401002, message: 'Unauthorized' },
   Disabled: { status: 401, errorCode: 401003, message: 'The enrollment is disabled.' },
+  // DPS TPM flow (attestation.md §3.3): a 401 whose body carries `authenticationKey`, the activation blob
+  TpmChallenge: { status: 401, errorCode: 401002, message: 'Activate the authenticationKey in the TPM, then register again with a SAS token signed by it.' },
   Forbidden: { status: 403, errorCode: 403000, message: 'Forbidden' },
   NotFound: { status: 404, errorCode: 404000, message: 'Not found.' },
   IdScopeNotFound: { status: 404, errorCode: 404001, message: 'The ID scope is not known to this service.' },
@@ -44,8 +46,10 @@ export class DpsError extends Error {
   readonly info?: Record<string, unknown>;
   /** Extra response headers (e.g. retry-after for 429). */
   readonly headers?: Record<string, string>;
+  /** Extra top-level fields of the error body (the TPM challenge's `authenticationKey`); never secrets of ours. */
+  readonly body?: Record<string, unknown>;
 
-  constructor(kind: ErrorName, message?: string, opts: { cause?: unknown; info?: Record<string, unknown>; headers?: Record<string, string> } = {}) {
+  constructor(kind: ErrorName, message?: string, opts: { cause?: unknown; info?: Record<string, unknown>; headers?: Record<string, string>; body?: Record<string, unknown> } = {}) {
     const entry = ErrorCatalog[kind];
     super(message ?? entry.message, { cause: opts.cause });
     this.kind = kind;
@@ -53,6 +57,7 @@ export class DpsError extends Error {
     this.errorCode = entry.errorCode;
     this.info = opts.info;
     this.headers = opts.headers;
+    this.body = opts.body;
   }
 
   static is(err: unknown): err is DpsError {
@@ -67,8 +72,13 @@ export interface DpsErrorBody {
   message: string;
   timestampUtc: string;
   info?: Record<string, unknown>;
+  /** Extra fields (`DpsError.body`), e.g. `authenticationKey` and `keyName` of a TPM challenge. */
+  [extra: string]: unknown;
 }
 
 export function toErrorBody(err: DpsError, trackingId: string, now: Date): DpsErrorBody {
-  return { errorCode: err.errorCode, trackingId, message: err.message, timestampUtc: now.toISOString(), ...(err.info ? { info: err.info } : {}) };
+  return {
+    ...(err.body ?? {}),
+    errorCode: err.errorCode, trackingId, message: err.message, timestampUtc: now.toISOString(), ...(err.info ? { info: err.info } : {}),
+  };
 }

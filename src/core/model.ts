@@ -169,3 +169,23 @@ export interface CaCertificate {
   createdDateTimeUtc: string;
   lastUpdatedDateTimeUtc: string;
 }
+
+/**
+ * A TPM challenge (attestation.md §3.3, §5): the key of the activation blob last issued to a device whose EK is
+ * enrolled, kept so the device's SAS (signed inside its TPM) can be verified, by any node sharing the store. Only the
+ * latest challenge per registration ID is kept. Secrets: `key` and `result.hubKey`.
+ */
+export interface TpmChallenge {
+  registrationId: string;
+  /** SHA-256 (hex) of the EK TPM2B_PUBLIC the challenge was built for. */
+  ekDigest: string;
+  /** The SRK TPM2B_PUBLIC (base64) the challenge was bound to; the second blob is bound to it too. */
+  storageRootKey: string;
+  /** base64 HMAC key carried by the first blob. */
+  key: string;
+  createdAt: string;
+  expiresAt: string;
+  etag: string;
+  /** Set when a register request used the challenge: the hub device key and the second blob that carries it. */
+  result?: { hubKey: string; authenticationKey: string; usedAt: string };
+}

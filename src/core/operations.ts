@@ -6,7 +6,10 @@
 import { createCaCertificateOps } from './certificates/ca-certificate-ops.js';
 import type { CoreDeps } from './deps.js';
 import { createEnrollmentOps, groupKind, individualKind } from './enrollment/enrollment-ops.js';
+import { createAllocationSettingsOps } from './linked-hubs/allocation-settings.js';
+import { createLinkedHubOps } from './linked-hubs/linked-hub-ops.js';
 import { authenticateDevice } from './registration/authenticate.js';
+import { wantsTpmChallenge } from './registration/authenticate-tpm.js';
 import { getDeviceRegistrationStatus, getOperationStatus } from './registration/operation-status.js';
 import { registerDevice } from './registration/register-device.js';
 import { createRegistrationOps } from './registration/registration-ops.js';
@@ -21,6 +24,7 @@ export function createCore(deps: CoreDeps) {
     // device API (api-version 2019-03-31); rate limits are counted before the pipeline runs (core/throttle.ts)
     registerDevice: async (req: RegisterRequest) => {
       throttle.register(req.idScope);
+      if (wantsTpmChallenge(req)) throttle.tpmChallenge(req.idScope, req.registrationId);
       return registerDevice(deps, req);
     },
     getOperationStatus: async (req: DeviceRequest & { operationId: string }) => {
@@ -39,6 +43,9 @@ export function createCore(deps: CoreDeps) {
     groups: createEnrollmentOps(deps, groupKind),
     registrations: createRegistrationOps(deps),
     certificates: createCaCertificateOps(deps),
+    // OpenDPS service routes (/opendps/...): linked hubs and instance-level allocation settings
+    linkedHubs: createLinkedHubOps(deps),
+    allocationSettings: createAllocationSettingsOps(deps),
   };
 }
 

@@ -4,7 +4,7 @@
  * root implement these; the core imports no I/O library.
  */
 import type {
-  CaCertificate, EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance,
+  CaCertificate, EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance, TpmChallenge,
 } from './model.js';
 export type { Clock } from '../common/clock.js';
 export type { Logger } from '../common/logger.js';
@@ -73,6 +73,16 @@ export interface CertificateStore {
   list(idScope: string): Promise<CaCertificate[]>;
 }
 
+/** TPM challenges, one (the latest) per registration ID of an ID scope (case-insensitive). */
+export interface TpmChallengeStore {
+  get(idScope: string, registrationId: string): Promise<TpmChallenge | undefined>;
+  /** Compare-and-set on `etag` (see WriteCondition); undefined replaces whatever is stored (latest wins). */
+  put(idScope: string, challenge: TpmChallenge, condition: WriteCondition): Promise<boolean>;
+  delete(idScope: string, registrationId: string): Promise<boolean>;
+  /** Removes challenges that expired before `before` (ISO); returns how many. */
+  prune(before: string): Promise<number>;
+}
+
 /** Everything persistent, behind one handle. */
 export interface Store {
   readonly instances: ServiceInstanceStore;
@@ -82,6 +92,7 @@ export interface Store {
   readonly operations: OperationStore;
   readonly linkedHubs: LinkedHubStore;
   readonly certificates: CertificateStore;
+  readonly tpmChallenges: TpmChallengeStore;
   init(): Promise<void>;
   close(): Promise<void>;
   /** Runs `fn` atomically where the backend can (SQLite, PostgreSQL). */

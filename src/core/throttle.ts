@@ -6,7 +6,9 @@
  * - registrations per service instance (ID scope): `registrationsPerMinute`, default 1000 — Azure's quota for one
  *   S1 unit ("Device registrations: 1000/min/unit");
  * - status requests per device (operation status and registration status lookups): `devicePollsPerWindow` per
- *   `devicePollWindowSeconds`, default 5 per 10 s — Azure's "Device polling operation" quota.
+ *   `devicePollWindowSeconds`, default 5 per 10 s — Azure's "Device polling operation" quota;
+ * - TPM challenges per registration ID: `tpmChallengesPerDevicePerMinute`, default 10 (OpenDPS: each challenge
+ *   costs two RSA-OAEP encryptions and a store write; a device needs one per registration attempt).
  *
  * A refused request throws `DpsError('Throttled')` (429, errorCode 429001) carrying `retry-after` (whole seconds,
  * at least 1) in `headers`; HTTP copies it into a header, MQTT into the response topic. Counting happens before
@@ -28,12 +30,15 @@ export interface ThrottleSettings {
   /** Status requests per device per window; 0 = unlimited. */
   devicePollsPerWindow: number;
   devicePollWindowSeconds: number;
+  /** TPM challenges (unauthenticated TPM register requests) per registration ID per minute; 0 = unlimited; default 10. */
+  tpmChallengesPerDevicePerMinute?: number;
 }
 
 export const defaultThrottleSettings: ThrottleSettings = {
   registrationsPerMinute: 1000,
   devicePollsPerWindow: 5,
   devicePollWindowSeconds: 10,
+  tpmChallengesPerDevicePerMinute: 10,
 };
 
 export interface Throttle {
@@ -41,6 +46,8 @@ export interface Throttle {
   register(idScope: string): void;
   /** Counts one status request for the device; throws a 429 DpsError when over the limit. */
   poll(idScope: string, registrationId: string): void;
+  /** Counts one TPM challenge for the device; throws a 429 DpsError when over the limit. */
+  tpmChallenge(idScope: string, registrationId: string): void;
   /** How many buckets are held (for metrics and tests). */
   sizes(): { registrations: number; polls: number };
 }
@@ -103,6 +110,7 @@ class BucketSet {
 
 function checkSettings(s: ThrottleSettings): void {
   for (const [k, v] of Object.entries(s)) {
+    if (v === undefined) continue;
     if (!Number.isFinite(v) || v < 0) throw new RangeError(`throttle.${k} must be a number >= 0 (got ${v})`);
   }
   if (s.devicePollsPerWindow > 0 && s.devicePollWindowSeconds <= 0) throw new RangeError('throttle.devicePollWindowSeconds must be > 0');
@@ -117,6 +125,10 @@ export function createThrottle(settings: ThrottleSettings, clock: Clock): Thrott
     ? new BucketSet(settings.devicePollsPerWindow, settings.devicePollWindowSeconds * 1000,
       `at most ${settings.devicePollsPerWindow} status requests per device per ${settings.devicePollWindowSeconds} s`)
     : undefined;
+  const perDeviceChallenges = settings.tpmChallengesPerDevicePerMinute ?? 10;
+  const challenges = perDeviceChallenges > 0
+    ? new BucketSet(perDeviceChallenges, 60_000, `at most ${perDeviceChallenges} TPM challenges per device per minute`)
+    : undefined;
   const now = () => clock.now().getTime();
   return {
     register(idScope) {
@@ -128,6 +140,11 @@ export function createThrottle(settings: ThrottleSettings, clock: Clock): Thrott
       if (!polls) return;
       const wait = polls.take(`${idScope}/${registrationId.toLowerCase()}`, now());
       if (wait > 0) polls.refuse(wait);
+    },
+    tpmChallenge(idScope, registrationId) {
+      if (!challenges) return;
+      const wait = challenges.take(`${idScope}/${registrationId.toLowerCase()}`, now());
+      if (wait > 0) challenges.refuse(wait);
     },
     sizes: () => ({ registrations: registrations?.size ?? 0, polls: polls?.size ?? 0 }),
   };

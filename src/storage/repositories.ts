@@ -5,8 +5,11 @@
  */
 import type {
   CertificateStore, EnrollmentGroupStore, EnrollmentStore, LinkedHubStore, OperationStore, RegistrationStore, ServiceInstanceStore,
+  TpmChallengeStore,
 } from '../core/ports.js';
-import type { CaCertificate, EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance } from '../core/model.js';
+import type {
+  CaCertificate, EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance, TpmChallenge,
+} from '../core/model.js';
 import { pageOf, type DocTable } from './doc-table.js';
 
 const k = (s: string): string => s.toLowerCase();
@@ -20,6 +23,7 @@ export interface DocTables {
   operations: DocTable<OperationRecord>;
   linkedHubs: DocTable<LinkedHub>;
   certificates: DocTable<CaCertificate>;
+  tpmChallenges: DocTable<TpmChallenge>;
 }
 
 export function instanceRepo(t: DocTable<ServiceInstance>): ServiceInstanceStore {
@@ -81,5 +85,16 @@ export function certificateRepo(t: DocTable<CaCertificate>): CertificateStore {
     put: (scope, c, cond) => t.put(scope, k(c.name), c, c.etag, null, cond),
     delete: (scope, name, cond) => t.delete(scope, k(name), cond),
     list: (scope) => t.list(scope, { limit: 1_000_000 }),
+  };
+}
+
+/** Kept in the global scope under `{idScope}/{registrationId}` and indexed by expiry, so one call prunes every scope. */
+export function tpmChallengeRepo(t: DocTable<TpmChallenge>, prune: (before: string) => Promise<number>): TpmChallengeStore {
+  const key = (scope: string, id: string) => `${scope}/${k(id)}`;
+  return {
+    get: (scope, id) => t.get(GLOBAL, key(scope, id)),
+    put: (scope, c, cond) => t.put(GLOBAL, key(scope, c.registrationId), c, c.etag, c.expiresAt, cond),
+    delete: (scope, id) => t.delete(GLOBAL, key(scope, id), undefined),
+    prune,
   };
 }

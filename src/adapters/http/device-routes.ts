@@ -13,7 +13,7 @@ export function addDeviceRoutes(router: Router<HttpContext>): void {
   router.on('PUT', '/:idScope/registrations/:registrationId/register', async (ctx, p) => {
     const body = await readJson(ctx.req, ctx.limits.deviceBodyBytes);
     const result = await ctx.core.registerDevice({
-      idScope: p.idScope!, registrationId: p.registrationId!, sas: header(ctx, 'authorization'), clientCertificates: clientCertificateChain(ctx.req), trackingId: ctx.trackingId, body,
+      idScope: p.idScope!, registrationId: p.registrationId!, sas: header(ctx, 'authorization'), clientCertificates: clientCertificateChain(ctx.req), clientAddress: ctx.req.socket?.remoteAddress, trackingId: ctx.trackingId, body,
     });
     sendJson(ctx.res, 202, result, { 'retry-after': String(ctx.core.deps.settings.retryAfterSeconds) });
   });

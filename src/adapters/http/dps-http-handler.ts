@@ -8,6 +8,7 @@ import type { Logger } from '../../common/logger.js';
 import type { HttpContext } from './context.js';
 import { addCertificateRoutes } from './certificate-routes.js';
 import { addDeviceRoutes } from './device-routes.js';
+import { addLinkedHubRoutes } from './linked-hub-routes.js';
 import { sendError } from './respond.js';
 import { Router } from './router.js';
 import { addServiceRoutes } from './service-routes.js';
@@ -25,6 +26,7 @@ export function createDpsHttpHandler(opts: DpsHttpOptions): (req: IncomingMessag
   const router = new Router<HttpContext>();
   addServiceRoutes(router);
   addCertificateRoutes(router);
+  addLinkedHubRoutes(router);
   addDeviceRoutes(router);
   const limits = { deviceBodyBytes: opts.deviceBodyBytes ?? 96 * 1024, serviceBodyBytes: opts.serviceBodyBytes ?? 1024 * 1024 };
   return async (req, res) => {

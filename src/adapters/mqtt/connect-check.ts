@@ -30,6 +30,8 @@ export interface DeviceSession {
   sas?: string;
   /** X.509: the TLS client certificate chain (DER, leaf first). */
   clientCertificates?: Buffer[];
+  /** The device's network address (geoLatency allocation). */
+  clientAddress?: string;
 }
 
 export type ConnectDecision =
@@ -65,7 +67,7 @@ export async function checkConnect(core: Core, packet: IConnectPacket, ctx: { tr
 
   // 4. the core authenticates: ID scope, token or certificate chain, enrollment
   try {
-    const identity = await core.authenticateDevice({ idScope: username.idScope, registrationId: clientId, ...credentials, trackingId: ctx.trackingId });
+    const identity = await core.authenticateDevice({ idScope: username.idScope, registrationId: clientId, ...credentials, transport: 'mqtt', trackingId: ctx.trackingId });
     return { code: CONNACK.accepted, session: { idScope: identity.idScope, registrationId: clientId, ...credentials } };
   } catch (err) {
     if (!DpsError.is(err)) {

@@ -62,7 +62,7 @@ export function createDpsMqttHandler(opts: DpsMqttOptions): (stream: Duplex, soc
       async connect(packet: IConnectPacket) {
         const decision = await checkConnect(core, packet, { trackingId: connectionId, logger, clientCertificates: peerCertificateChain(socket) });
         if ('session' in decision) {
-          session = decision.session;
+          session = { ...decision.session, clientAddress: socket?.remoteAddress };
           logger = logger.child({ registrationId: session.registrationId });
           logger.debug('MQTT connection accepted', { remoteAddress: socket?.remoteAddress, clean: packet.clean, keepalive: packet.keepalive });
         } else {

@@ -36,14 +36,14 @@ function parsePayload(payload: Buffer, maxBytes: number): unknown {
 
 async function run(request: RequestTopic, payload: Buffer, ctx: RequestContext): Promise<MqttResponse> {
   if (request.rid === undefined) throw new DpsError('BadRequest', 'The request topic needs a $rid parameter (1 to 256 characters).');
-  const { idScope, registrationId, sas, clientCertificates } = ctx.session;
+  const { idScope, registrationId, sas, clientCertificates, clientAddress } = ctx.session;
   const retryAfter = ctx.core.deps.settings.retryAfterSeconds;
   if (request.op === 'register') {
     const body = parsePayload(payload, ctx.maxPayloadBytes);
-    return statusResponse(await ctx.core.registerDevice({ idScope, registrationId, sas, clientCertificates, trackingId: ctx.trackingId, body }), retryAfter);
+    return statusResponse(await ctx.core.registerDevice({ idScope, registrationId, sas, clientCertificates, transport: 'mqtt', trackingId: ctx.trackingId, body }), retryAfter);
   }
   if (!request.operationId) throw new DpsError('InvalidField', "The request topic needs an 'operationId' parameter.");
-  return statusResponse(await ctx.core.getOperationStatus({ idScope, registrationId, sas, clientCertificates, trackingId: ctx.trackingId, operationId: request.operationId }), retryAfter);
+  return statusResponse(await ctx.core.getOperationStatus({ idScope, registrationId, sas, clientCertificates, transport: 'mqtt', trackingId: ctx.trackingId, operationId: request.operationId }), retryAfter);
 }
 
 /** Never throws: every outcome, including an unexpected error, becomes a response. */

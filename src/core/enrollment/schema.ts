@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { isValidSymmetricKey } from '../../common/sas.js';
+import { parseTpmPublic } from '../attestation/tpm.js';
 import { DpsError } from '../errors.js';
 import type { EnrollmentGroup, IndividualEnrollment } from '../model.js';
 
@@ -74,9 +75,20 @@ function dropNulls<T>(value: T): T {
   return value;
 }
 
-function checkAttestationShape(a: { type: string; symmetricKey?: unknown; x509?: unknown; tpm?: unknown }, forGroup: boolean): void {
+function checkAllocation(e: { allocationPolicy?: string; customAllocationDefinition?: unknown }): void {
+  if (e.allocationPolicy === 'custom' && !e.customAllocationDefinition) {
+    throw new DpsError('InvalidField', "Invalid field 'customAllocationDefinition': required when allocationPolicy is custom.");
+  }
+}
+
+function checkAttestationShape(a: { type: string; symmetricKey?: unknown; x509?: unknown; tpm?: { endorsementKey?: string; storageRootKey?: string } }, forGroup: boolean): void {
   if (a.type === 'tpm' && !a.tpm) throw new DpsError('InvalidField', "Invalid field 'attestation.tpm': required when type is tpm.");
   if (a.type === 'tpm' && forGroup) throw new DpsError('InvalidField', "Invalid field 'attestation.type': enrollment groups do not support TPM.");
+  if (a.type === 'tpm') {
+    // the EK and SRK must be keys the activation blob can be built for (attestation.md §3.1, §3.7)
+    parseTpmPublic(a.tpm!.endorsementKey ?? '', 'attestation.tpm.endorsementKey');
+    if (a.tpm!.storageRootKey !== undefined) parseTpmPublic(a.tpm!.storageRootKey, 'attestation.tpm.storageRootKey');
+  }
   if (a.type === 'x509' && !a.x509) throw new DpsError('InvalidField', "Invalid field 'attestation.x509': required when type is x509.");
 }
 
@@ -85,6 +97,7 @@ export function parseIndividualEnrollment(body: unknown): IndividualEnrollment {
   if (!parsed.success) throw new DpsError('InvalidField', describe(parsed.error));
   const value = dropNulls(parsed.data) as IndividualEnrollment;
   checkAttestationShape(value.attestation, false);
+  checkAllocation(value);
   return value;
 }
 
@@ -93,5 +106,6 @@ export function parseEnrollmentGroup(body: unknown): EnrollmentGroup {
   if (!parsed.success) throw new DpsError('InvalidField', describe(parsed.error));
   const value = dropNulls(parsed.data) as EnrollmentGroup;
   checkAttestationShape(value.attestation, true);
+  checkAllocation(value);
   return value;
 }

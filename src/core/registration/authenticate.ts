@@ -6,8 +6,9 @@
 import { matchGroup, matchIndividual, checkRegistrationToken } from '../attestation/symmetric-key.js';
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
-import type { ServiceInstance } from '../model.js';
+import type { IndividualEnrollment, ServiceInstance } from '../model.js';
 import { isRegistrationId } from '../enrollment/schema.js';
+import { authenticateTpmSas, issueTpmChallenge, tpmOfBody } from './authenticate-tpm.js';
 import { authenticateX509 } from './authenticate-x509.js';
 import type { Attested, DeviceRequest } from './types.js';
 
@@ -21,9 +22,11 @@ export async function resolveInstance(deps: CoreDeps, req: DeviceRequest): Promi
 const nowSec = (deps: CoreDeps): number => Math.floor(deps.clock.now().getTime() / 1000) - deps.settings.clockSkewSeconds;
 
 /** Symmetric-key authentication; throws 401 without saying which part failed beyond the token's own checks. */
-export async function authenticateSymmetricKey(deps: CoreDeps, instance: ServiceInstance, req: DeviceRequest): Promise<Attested> {
+export async function authenticateSymmetricKey(
+  deps: CoreDeps, instance: ServiceInstance, req: DeviceRequest, prefetched?: { individual: IndividualEnrollment | undefined },
+): Promise<Attested> {
   const token = checkRegistrationToken(req.sas, instance.idScope, req.registrationId, nowSec(deps));
-  const individual = await deps.store.enrollments.get(instance.idScope, req.registrationId);
+  const individual = prefetched ? prefetched.individual : await deps.store.enrollments.get(instance.idScope, req.registrationId);
   if (individual) {
     const match = matchIndividual(token, individual);
     if (!match) throw new DpsError('Unauthorized');
@@ -49,11 +52,22 @@ export async function authenticateSymmetricKey(deps: CoreDeps, instance: Service
   throw new DpsError('Unauthorized');
 }
 
-/** Any attestation the request carries: a SAS (symmetric key), else a TLS client certificate (X.509). */
+/**
+ * Any attestation the request carries: a TLS client certificate without a SAS (X.509); a register body with `tpm`
+ * and no SAS (the TPM challenge, always a 401 or 400); a SAS for an ID whose individual enrollment is TPM (a SAS
+ * signed inside the TPM); any other SAS (symmetric key).
+ */
 export async function authenticate(deps: CoreDeps, req: DeviceRequest): Promise<Attested> {
   const instance = await resolveInstance(deps, req);
   if (req.sas === undefined && req.clientCertificates?.length) return authenticateX509(deps, instance, req);
-  return authenticateSymmetricKey(deps, instance, req);
+  if (req.sas === undefined && 'body' in req) {
+    const tpm = tpmOfBody(req.body);
+    if (tpm) return issueTpmChallenge(deps, instance, { ...req, body: req.body }, tpm);
+  }
+  if (req.sas === undefined) return authenticateSymmetricKey(deps, instance, req); // 401: no credentials
+  const individual = await deps.store.enrollments.get(instance.idScope, req.registrationId);
+  if (individual?.attestation.type === 'tpm') return authenticateTpmSas(deps, instance, req, individual);
+  return authenticateSymmetricKey(deps, instance, req, { individual });
 }
 
 /** Who a device is, without secrets: what a connection-oriented adapter keeps after its CONNECT/SASL check. */

@@ -1,13 +1,15 @@
 /**
  * @module core/registration/provision-hub-device
- * Pipeline step "create/update the hub device and its twin". On a first assignment the device gets the
- * enrollment's initial twin; a device DPS created is deleted again if a later step fails, so no attempt leaves a
- * half-provisioned device behind.
+ * Pipeline step "create/update the hub device and its twin". The device gets the keys (or thumbprints) it attested
+ * with and the enrollment's capabilities. The twin is written when the plan says so (reprovision.ts) or when the
+ * device had to be created; a device already in place with the right identity is not touched at all. A device DPS
+ * created is deleted again if a later step fails, so no attempt leaves a half-provisioned device behind.
  */
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
-import type { InitialTwin, LinkedHub, RegistrationRecord } from '../model.js';
+import type { LinkedHub } from '../model.js';
 import type { HubDeviceAuth, HubDeviceSpec } from '../ports.js';
+import type { TwinContent } from './reprovision.js';
 import type { Attested } from './types.js';
 
 export interface HubPlacement {
@@ -15,10 +17,17 @@ export interface HubPlacement {
   deviceId: string;
 }
 
+export interface HubWrite extends HubPlacement {
+  /** Write this twin whatever the device's state; undefined = leave an existing device's twin alone. */
+  twin?: TwinContent;
+  /** The twin for a device that has to be created although `twin` is undefined. */
+  initialTwin: TwinContent;
+}
+
 export interface HubProvisionOutcome {
   /** True when this step created the device (so a later failure must delete it). */
   created: boolean;
-  substatus: RegistrationRecord['substatus'];
+  twinWritten: boolean;
 }
 
 function sameAuth(a: HubDeviceAuth, b: HubDeviceAuth): boolean {
@@ -30,10 +39,6 @@ export function deviceIdFor(attested: Attested): string {
   return e.kind === 'individual' && e.record.deviceId ? e.record.deviceId : attested.registrationId;
 }
 
-function initialTwinOf(twin: InitialTwin | undefined): { tags: Record<string, unknown>; desired: Record<string, unknown> } {
-  return { tags: { ...(twin?.tags ?? {}) }, desired: { ...(twin?.properties?.desired ?? {}) } };
-}
-
 async function hubCall<T>(hub: LinkedHub, what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -42,33 +47,28 @@ async function hubCall<T>(hub: LinkedHub, what: string, fn: () => Promise<T>): P
   }
 }
 
-export async function provisionHubDevice(
-  deps: CoreDeps, attested: Attested, placement: HubPlacement, previous: RegistrationRecord | undefined,
-): Promise<HubProvisionOutcome> {
-  const { hub, deviceId } = placement;
+export async function provisionHubDevice(deps: CoreDeps, attested: Attested, w: HubWrite): Promise<HubProvisionOutcome> {
+  const { hub, deviceId } = w;
   const spec: HubDeviceSpec = {
     deviceId,
     authentication: attested.hubAuth,
     status: 'enabled',
     capabilities: attested.enrollment.record.capabilities ?? { iotEdge: false },
   };
-  const sameAssignment = previous?.status === 'assigned'
-    && previous.assignedHub?.toLowerCase() === hub.hostName.toLowerCase() && previous.deviceId === deviceId;
-
   const existing = await hubCall(hub, 'read the device', () => deps.hubs.getDevice(hub, deviceId));
-  if (sameAssignment && existing && sameAuth(existing.authentication, spec.authentication) && existing.status === 'enabled') {
-    return { created: false, substatus: previous!.substatus ?? 'initialAssignment' };
-  }
-  const { created } = await hubCall(hub, 'create the device', () => deps.hubs.upsertDevice(hub, spec));
-  if (sameAssignment && !created) return { created: false, substatus: previous!.substatus ?? 'initialAssignment' };
+  const upToDate = existing && sameAuth(existing.authentication, spec.authentication) && existing.status === 'enabled'
+    && (existing.capabilities?.iotEdge ?? false) === (spec.capabilities?.iotEdge ?? false);
+  if (upToDate && !w.twin) return { created: false, twinWritten: false };
+  const { created } = upToDate ? { created: false } : await hubCall(hub, 'create the device', () => deps.hubs.upsertDevice(hub, spec));
+  const twin = w.twin ?? (created ? w.initialTwin : undefined);
+  if (!twin) return { created, twinWritten: false };
   try {
-    await hubCall(hub, 'write the initial twin', () =>
-      deps.hubs.replaceTwin(hub, deviceId, initialTwinOf(attested.enrollment.record.initialTwin)));
+    await hubCall(hub, 'write the twin', () => deps.hubs.replaceTwin(hub, deviceId, twin));
   } catch (err) {
-    if (created) await undoCreate(deps, placement);
+    if (created) await undoCreate(deps, w);
     throw err;
   }
-  return { created, substatus: 'initialAssignment' };
+  return { created, twinWritten: true };
 }
 
 /** Compensation: delete a device this attempt created. */

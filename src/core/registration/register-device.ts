@@ -1,16 +1,23 @@
 /**
  * @module core/registration/register-device
  * DPS: Runtime Registration - Register Device (PUT .../register, 202 + operationId).
- * Named steps: authenticate → check enabled → allocate hub → provision hub device and twin → persist registration
- * record → record operation. Every attempt ends in a registration record or a clear DpsError.
+ * Named steps: authenticate → check enabled → allocate hub (allocation/allocate.ts, by reprovision and allocation
+ * policy) → plan the twin (reprovision.ts) → provision hub device and twin → persist registration record → retire
+ * the previous hub's device after a move → record operation. Every attempt ends in a registration record or a clear
+ * DpsError.
  */
-import { selectHub } from '../allocation/select-hub.js';
+import { allocate } from '../allocation/allocate.js';
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import { newEtag } from '../enrollment/etag.js';
-import type { OperationRecord, RegistrationRecord } from '../model.js';
+import type { LinkedHub, OperationRecord, RegistrationRecord } from '../model.js';
+import type { Logger } from '../ports.js';
 import { authenticate, isEnabled } from './authenticate.js';
 import { deviceIdFor, provisionHubDevice, undoCreate, type HubPlacement } from './provision-hub-device.js';
+import {
+  currentAssignment, planTwin, reprovisionMode, retireOldDevice, substatusFor, twinOf, twinToMigrate,
+  type CurrentAssignment, type TwinContent,
+} from './reprovision.js';
 import type { Attested, RegisterRequest, RegistrationOperationStatus } from './types.js';
 
 function checkBody(req: RegisterRequest): { payload?: unknown } {
@@ -53,44 +60,86 @@ async function recordOperation(deps: CoreDeps, req: RegisterRequest, status: Ope
   return op;
 }
 
+interface Assignment {
+  record: RegistrationRecord;
+  placement: HubPlacement;
+  /** True when the device left its previous hub or device ID (the old identity is retired). */
+  moved: boolean;
+  linkedHubs: LinkedHub[];
+}
+
+/** Allocate, plan the twin, write the hub device and twin; returns the assigned record (not yet persisted). */
+async function assign(deps: CoreDeps, req: RegisterRequest, attested: Attested, base: RegistrationRecord, ctx: {
+  previous: RegistrationRecord | undefined; current: CurrentAssignment | undefined; payload: unknown; log: Logger; onCreated: (p: HubPlacement) => void;
+}): Promise<Assignment> {
+  const enrollment = attested.enrollment.record;
+  const linkedHubs = await deps.store.linkedHubs.list(attested.instance.idScope);
+  const mode = reprovisionMode(enrollment.reprovisionPolicy);
+  const allocation = await allocate(deps, {
+    attested, linkedHubs, deviceId: deviceIdFor(attested), current: ctx.current, keepCurrent: mode === 'never',
+    clientAddress: req.clientAddress, payload: ctx.payload, trackingId: req.trackingId,
+  });
+  const placement: HubPlacement = { hub: allocation.hub, deviceId: allocation.deviceId };
+  const plan = planTwin(mode, ctx.current, placement);
+  const enrollmentTwin = twinOf(enrollment.initialTwin);
+  // the webhook's initial twin counts on initial assignment and on a reset to another hub (concepts-custom-allocation)
+  const fresh = allocation.initialTwin ? twinOf(allocation.initialTwin) : enrollmentTwin;
+  let twin: TwinContent | undefined;
+  let migrated = false;
+  if (plan.kind === 'initial') twin = fresh;
+  else if (plan.kind === 'reset') twin = plan.sameHub ? enrollmentTwin : fresh;
+  else if (plan.kind === 'migrate') {
+    const copied = await twinToMigrate(deps, linkedHubs, plan.from, ctx.log);
+    migrated = copied !== undefined;
+    twin = copied ?? fresh;
+  }
+  const outcome = await provisionHubDevice(deps, attested, { ...placement, twin, initialTwin: fresh });
+  if (outcome.created) ctx.onCreated(placement);
+  const record: RegistrationRecord = {
+    ...base, status: 'assigned', substatus: substatusFor(plan, { ...outcome, migrated }, ctx.previous),
+    assignedHub: allocation.hub.hostName, deviceId: allocation.deviceId,
+    ...(allocation.payload !== undefined ? { payload: allocation.payload } : {}),
+  };
+  const moved = plan.kind === 'migrate' || (plan.kind === 'reset' && !plan.sameHub);
+  return { record, placement, moved, linkedHubs };
+}
+
 export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Promise<RegistrationOperationStatus> {
   const log = deps.logger.child({ trackingId: req.trackingId, registrationId: req.registrationId });
-  checkBody(req); // the device payload reaches custom allocation (issue 7); it is not echoed back
+  const { payload } = checkBody(req); // the device payload goes to a custom allocation webhook; it is not echoed back
   const attested = await authenticate(deps, req);
   const idScope = attested.instance.idScope;
   const previous = await deps.store.registrations.get(idScope, req.registrationId);
   const record = baseRecord(deps, attested, previous);
+  const current = currentAssignment(previous);
+  // a record that is disabled or failed keeps the device's last assignment: it is still on that hub
+  const kept = current ? { assignedHub: current.hostName, deviceId: current.deviceId } : {};
 
   if (!isEnabled(attested)) {
-    const kept = previous ? { assignedHub: previous.assignedHub, deviceId: previous.deviceId } : {};
     await persistRecord(deps, idScope, { ...record, ...kept, status: 'disabled' }, previous);
     log.info('registration refused: enrollment disabled');
     throw new DpsError('Disabled');
   }
 
-  let placement: HubPlacement | undefined;
-  let created = false;
+  let createdHere: HubPlacement | undefined;
   try {
-    const linkedHubs = await deps.store.linkedHubs.list(idScope);
-    const hub = selectHub({ instance: attested.instance, enrollment: attested.enrollment.record, registrationId: req.registrationId, linkedHubs });
-    placement = { hub, deviceId: deviceIdFor(attested) };
-    const outcome = await provisionHubDevice(deps, attested, placement, previous);
-    created = outcome.created;
-    const assigned: RegistrationRecord = {
-      ...record, status: 'assigned', substatus: outcome.substatus,
-      assignedHub: hub.hostName, deviceId: placement.deviceId,
-    };
-    await persistRecord(deps, idScope, assigned, previous);
+    const done = await assign(deps, req, attested, record, { previous, current, payload, log, onCreated: (p) => { createdHere = p; } });
+    await persistRecord(deps, idScope, done.record, previous);
+    createdHere = undefined; // the record now owns the device
+    if (done.moved && current) await retireOldDevice(deps, done.linkedHubs, current, log);
     const op = await recordOperation(deps, req, 'assigned');
-    log.info('device assigned', { hub: hub.hostName, deviceId: placement.deviceId, operationId: op.operationId });
+    log.info('device assigned', {
+      hub: done.placement.hub.hostName, deviceId: done.placement.deviceId, substatus: done.record.substatus, operationId: op.operationId,
+      ...(done.moved && current ? { previousHub: current.hostName } : {}),
+    });
     return { operationId: op.operationId, status: 'assigning' };
   } catch (err) {
-    if (created && placement) await undoCreate(deps, placement);
+    if (createdHere) await undoCreate(deps, createdHere);
     if (!DpsError.is(err) || err.status < 500) {
       if (!DpsError.is(err)) log.error('registration failed unexpectedly', { error: (err as Error).message });
       throw err;
     }
-    const failed: RegistrationRecord = { ...record, status: 'failed', errorCode: err.errorCode, errorMessage: err.message };
+    const failed: RegistrationRecord = { ...record, ...kept, status: 'failed', errorCode: err.errorCode, errorMessage: err.message };
     const latest = await deps.store.registrations.get(idScope, req.registrationId);
     await deps.store.registrations.put(idScope, failed, latest ? latest.etag : null);
     const op = await recordOperation(deps, req, 'failed');

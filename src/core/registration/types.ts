@@ -12,6 +12,8 @@ export interface DeviceRequest {
   clientCertificates?: readonly Buffer[];
   /** The device's network address as the adapter saw it (IPv4 or IPv6), for geoLatency allocation. */
   clientAddress?: string;
+  /** The transport the request came over; TPM attestation is refused over MQTT (it cannot carry the challenge). */
+  transport?: 'https' | 'mqtt' | 'amqp';
   trackingId: string;
 }
 

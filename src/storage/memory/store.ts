@@ -1,10 +1,11 @@
 /** @module storage/memory/store — the Store over in-memory tables. Nothing survives the process. */
 import type { Store } from '../../core/ports.js';
-import { certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo } from '../repositories.js';
+import { certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo, tpmChallengeRepo } from '../repositories.js';
 import { MemoryDocTable } from './doc-table.js';
 
 export function createMemoryStore(): Store {
   const ops = new MemoryDocTable<any>();
+  const challenges = new MemoryDocTable<any>();
   let chain: Promise<unknown> = Promise.resolve();
   return {
     instances: instanceRepo(new MemoryDocTable()),
@@ -14,6 +15,7 @@ export function createMemoryStore(): Store {
     operations: operationRepo(ops, (before) => ops.pruneIndexBefore('', before)),
     linkedHubs: linkedHubRepo(new MemoryDocTable()),
     certificates: certificateRepo(new MemoryDocTable()),
+    tpmChallenges: tpmChallengeRepo(challenges, (before) => challenges.pruneIndexBefore('', before)),
     async init() {},
     async close() {},
     transaction<T>(fn: () => Promise<T>): Promise<T> {

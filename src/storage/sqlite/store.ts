@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Store } from '../../core/ports.js';
-import { certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo } from '../repositories.js';
+import { certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo, tpmChallengeRepo } from '../repositories.js';
 import type { DocTable } from '../doc-table.js';
 import { SqliteDocTable } from './doc-table.js';
 import { migrate } from './migrate.js';
@@ -43,6 +43,7 @@ export function createSqliteStore(path: string): Store {
   const gate = (): Promise<void> | undefined => (open && !inTx.getStore() ? lock : undefined);
   const table = <T>(name: string) => guarded(new SqliteDocTable<T>(db, name), gate);
   const ops = new SqliteDocTable<any>(db, 'operations');
+  const challenges = new SqliteDocTable<any>(db, 'tpm_challenges');
 
   return {
     instances: instanceRepo(table('instances')),
@@ -55,6 +56,10 @@ export function createSqliteStore(path: string): Store {
     }),
     linkedHubs: linkedHubRepo(table('linked_hubs')),
     certificates: certificateRepo(table('certificates')),
+    tpmChallenges: tpmChallengeRepo(guarded(challenges, gate), async (before) => {
+      for (let wait = gate(); wait; wait = gate()) await wait;
+      return challenges.pruneIndexBefore('', before);
+    }),
     async init() {},
     async close() { db.close(); },
     async transaction<T>(fn: () => Promise<T>): Promise<T> {
