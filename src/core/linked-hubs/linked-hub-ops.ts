@@ -15,17 +15,8 @@ import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { LinkedHub } from '../model.js';
 
-/** A linked hub as the service API shows it. */
-export interface LinkedHubView {
-  hostName: string;
-  /** The connection string with the key masked. */
-  connectionString: string;
-  allocationWeight: number;
-  applyAllocationPolicy: boolean;
-  location?: string;
-  address?: string;
-  port?: number;
-}
+/** A linked hub as the service API shows it: the same fields, with the key in `connectionString` masked. */
+export type LinkedHubView = LinkedHub;
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^[0-9a-fA-F:]+$/;
 export const MAX_ALLOCATION_WEIGHT = 1000;
