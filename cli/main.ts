@@ -4,6 +4,7 @@
  */
 import { runCaCert } from './commands/ca-cert.js';
 import { runCert } from './commands/cert.js';
+import { runEnrollment } from './commands/enrollment.js';
 import { runHub } from './commands/hub.js';
 import { runServe } from './commands/serve.js';
 import { CliError } from './rest-client.js';
@@ -14,6 +15,7 @@ Commands:
   serve        Start the DPS endpoint and the built-in IoT hub(s) (see 'opendps serve --help')
   hub          Monitor device-to-cloud messages, send cloud-to-device messages, invoke direct methods
   cert         Create X.509 certificates: root and intermediate CAs, device certificates, verification certificates
+  enrollment   Individual enrollments of a running OpenDPS (symmetric key, TPM, X.509): create, show, list, delete
   linked-hub   Linked IoT hubs (link, list, update, unlink) and instance-level allocation settings
   ca-cert      CA certificates of a running OpenDPS: upload, list, show, delete, proof of possession
   help         Show this help
@@ -30,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
       return runCert(rest);
     case 'ca-cert':
       return runCaCert(rest);
+    case 'enrollment': return runEnrollment(rest);
     case 'linked-hub': return (await import('./commands/linked-hub.js')).runLinkedHub(rest);
     case undefined:
     case 'help':

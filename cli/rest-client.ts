@@ -30,9 +30,10 @@ export interface RestTarget {
 export interface RestResponse {
   status: number;
   body: any;
+  headers: Record<string, string | string[] | undefined>;
 }
 
-export function restCall(target: RestTarget, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<RestResponse> {
+export function restCall(target: RestTarget, method: string, path: string, body?: unknown, timeoutMs = 60_000, headers: Record<string, string> = {}): Promise<RestResponse> {
   const cs = parseConnectionString(target.connectionString);
   const host = cs.HostName!;
   const auth = createSas({ resource: host, key: cs.SharedAccessKey!, keyName: cs.SharedAccessKeyName, expiry: Math.floor(Date.now() / 1000) + 3600 });
@@ -40,7 +41,7 @@ export function restCall(target: RestTarget, method: string, path: string, body?
   return new Promise((resolvePromise, reject) => {
     const req = request({
       host, port: 443, method, path, ca: readFileSync(target.caCertFile), timeout: timeoutMs,
-      headers: { authorization: auth, ...(text ? { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) } : {}) },
+      headers: { ...headers, authorization: auth, ...(text ? { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) } : {}) },
     }, (res) => {
       let data = '';
       res.setEncoding('utf8');
@@ -48,7 +49,7 @@ export function restCall(target: RestTarget, method: string, path: string, body?
       res.on('end', () => {
         let parsed: unknown = data;
         try { parsed = data ? JSON.parse(data) : undefined; } catch { /* keep text */ }
-        resolvePromise({ status: res.statusCode ?? 0, body: parsed });
+        resolvePromise({ status: res.statusCode ?? 0, body: parsed, headers: res.headers });
       });
     });
     req.on('timeout', () => req.destroy(new CliError(`No answer from ${host} within ${timeoutMs} ms`)));

@@ -138,9 +138,10 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     await listen(dpsMqttServer, 'the DPS endpoint (MQTT over TLS)', config.dps.bindAddress, config.dps.mqttPort);
     servers.push(dpsMqttServer);
 
-    // 7. housekeeping: finished operations are kept for a day
+    // 7. housekeeping: finished operations are kept for a day; expired TPM challenges go
     const prune = setInterval(() => {
       void store.operations.prune(new Date(clock.now().getTime() - 24 * 3600 * 1000).toISOString()).catch((err) => logger.warn('operation prune failed', { error: String(err) }));
+      void store.tpmChallenges.prune(clock.now().toISOString()).catch((err) => logger.warn('TPM challenge prune failed', { error: String(err) }));
     }, 10 * 60 * 1000);
     prune.unref();
     cleanups.push(async () => clearInterval(prune));

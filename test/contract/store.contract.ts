@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store } from '../../src/core/ports.js';
-import type { EnrollmentGroup, IndividualEnrollment, RegistrationRecord } from '../../src/core/model.js';
+import type { EnrollmentGroup, IndividualEnrollment, RegistrationRecord, TpmChallenge } from '../../src/core/model.js';
 
 const enrollment = (id: string, etag: string, type: 'symmetricKey' | 'x509' = 'symmetricKey'): IndividualEnrollment =>
   ({ registrationId: id, etag, attestation: { type, symmetricKey: { primaryKey: 'a', secondaryKey: 'b' } } });
@@ -134,6 +134,34 @@ export function runCertificateContract(name: string, makeStore: () => Promise<St
       assert.equal((await s.certificates.list('other')).length, 0);
       assert.equal(await s.certificates.delete('scope', 'ROOT-CA', undefined), true);
       assert.equal(await s.certificates.get('scope', 'root-ca'), undefined);
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+export function runTpmChallengeContract(name: string, makeStore: () => Promise<Store>): void {
+  test(`${name}: TPM challenges: the latest per registration ID, compare-and-set, pruned by expiry`, async () => {
+    const s = await makeStore();
+    await s.init();
+    try {
+      const challenge = (id: string, etag: string, expiresAt: string, used = false): TpmChallenge => ({
+        registrationId: id, ekDigest: 'ab', storageRootKey: 'srk', key: 'k', createdAt: 't', expiresAt, etag,
+        ...(used ? { result: { hubKey: 'h', authenticationKey: 'blob', usedAt: 't' } } : {}),
+      });
+      assert.equal(await s.tpmChallenges.put('scope', challenge('Dev-1', '"1"', '2030-01-01T00:00:00.000Z'), undefined), true);
+      assert.equal(await s.tpmChallenges.put('scope', challenge('dev-1', '"2"', '2030-01-01T00:05:00.000Z'), undefined), true, 'a new challenge replaces the old one');
+      assert.equal((await s.tpmChallenges.get('scope', 'DEV-1'))?.etag, '"2"');
+      assert.equal(await s.tpmChallenges.get('other-scope', 'dev-1'), undefined, 'scopes are separate');
+      assert.equal(await s.tpmChallenges.put('scope', challenge('dev-1', '"3"', '2030-01-01T00:05:00.000Z', true), '"1"'), false, 'a stale etag loses');
+      assert.equal(await s.tpmChallenges.put('scope', challenge('dev-1', '"3"', '2030-01-01T00:05:00.000Z', true), '"2"'), true);
+      assert.equal((await s.tpmChallenges.get('scope', 'dev-1'))?.result?.authenticationKey, 'blob');
+      await s.tpmChallenges.put('other-scope', challenge('dev-2', '"1"', '2020-01-01T00:00:00.000Z'), undefined);
+      assert.equal(await s.tpmChallenges.prune('2025-01-01T00:00:00.000Z'), 1, 'expired challenges of every scope go');
+      assert.equal(await s.tpmChallenges.get('other-scope', 'dev-2'), undefined);
+      assert.ok(await s.tpmChallenges.get('scope', 'dev-1'));
+      assert.equal(await s.tpmChallenges.delete('scope', 'dev-1'), true);
+      assert.equal(await s.tpmChallenges.get('scope', 'dev-1'), undefined);
     } finally {
       await s.close();
     }

@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryStore } from '../../src/storage/memory/store.js';
 import { createSqliteStore } from '../../src/storage/sqlite/store.js';
-import { runCertificateContract, runStoreContract } from './store.contract.js';
+import { runCertificateContract, runStoreContract, runTpmChallengeContract } from './store.contract.js';
 
 runStoreContract('memory', async () => createMemoryStore(), {
   skip: [{ title: 'a failed transaction leaves nothing behind', reason: 'the memory store serializes transactions but cannot roll back; it is for tests and embedding only' }],
 });
 runCertificateContract('memory', async () => createMemoryStore());
+runTpmChallengeContract('memory', async () => createMemoryStore());
 runStoreContract('sqlite', async () => createSqliteStore(join(mkdtempSync(join(tmpdir(), 'opendps-store-')), 'dps.sqlite')));
 runCertificateContract('sqlite', async () => createSqliteStore(join(mkdtempSync(join(tmpdir(), 'opendps-store-')), 'dps.sqlite')));
+runTpmChallengeContract('sqlite', async () => createSqliteStore(join(mkdtempSync(join(tmpdir(), 'opendps-store-')), 'dps.sqlite')));

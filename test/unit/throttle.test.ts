@@ -27,8 +27,8 @@ function throttled(fn: () => unknown): string {
   assert.fail('not throttled');
 }
 
-test('defaults are Azure S1-like: 1000 registrations per minute per instance, 5 polls per device per 10 s', () => {
-  assert.deepEqual(defaultThrottleSettings, { registrationsPerMinute: 1000, devicePollsPerWindow: 5, devicePollWindowSeconds: 10 });
+test('defaults are Azure S1-like: 1000 registrations per minute per instance, 5 polls per device per 10 s; 10 TPM challenges per device per minute', () => {
+  assert.deepEqual(defaultThrottleSettings, { registrationsPerMinute: 1000, devicePollsPerWindow: 5, devicePollWindowSeconds: 10, tpmChallengesPerDevicePerMinute: 10 });
 });
 
 test('registrations: a burst up to the limit, then 429 with retry-after; tokens come back over time', () => {

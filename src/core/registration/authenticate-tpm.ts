@@ -58,7 +58,8 @@ export function wantsTpmChallenge(req: RegisterRequest): boolean {
   }
 }
 
-const isRegister = (req: DeviceRequest): req is RegisterRequest => 'body' in req;
+/** A register request carries its body (RegisterRequest); polls carry an operationId, status lookups neither. */
+const isRegister = (req: DeviceRequest): req is RegisterRequest => 'body' in req && !('operationId' in req);
 
 function refuseMqtt(req: DeviceRequest): void {
   if (req.transport === 'mqtt') {
