@@ -68,20 +68,32 @@ for (const [name, transport] of [['Mqtt', DeviceMqtt], ['MqttWs', DeviceMqttWs]]
       assert.equal(serviceTwin.properties.reported.firmware, '1.2.3');
       assert.equal(serviceTwin.properties.reported.battery.level, 88);
 
-      const desiredSeen = new Promise<any>((res) => twin.on('properties.desired', (d: any) => { if (d.telemetryInterval === 60) res(d); }));
-      await new Promise((r) => setTimeout(r, 300)); // let the desired-properties subscription reach the hub
-      await registry.updateTwin(id, { properties: { desired: { telemetryInterval: 60 } } }, '*');
-      const pushed = await Promise.race([desiredSeen, new Promise((_, rej) => setTimeout(() => rej(new Error('no desired patch')), 15_000))]);
-      assert.equal((pushed as any).telemetryInterval, 60);
-      assert.ok((pushed as any).$version > 1);
+      // the SDK subscribes to desired patches asynchronously: patch until one arrives (bounded), as a service would retry
+      let pushed: any;
+      twin.on('properties.desired', (d: any) => { if (typeof d.telemetryInterval === 'number' && d.telemetryInterval >= 60) pushed = d; });
+      for (let i = 0; i < 50 && !pushed; i++) {
+        await registry.updateTwin(id, { properties: { desired: { telemetryInterval: 60 + i } } }, '*');
+        const until = Date.now() + 300;
+        while (!pushed && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(pushed, 'a desired patch reached the device');
+      assert.ok(pushed.telemetryInterval >= 60);
+      assert.ok(pushed.$version > 1);
 
       client.onDeviceMethod('reboot', (req: any, res: any) => {
         res.send(200, { rebooting: true, delay: req.payload.delay }, () => undefined);
       });
-      await new Promise((r) => setTimeout(r, 200)); // let the method subscription reach the hub
       const svc = ServiceClient.fromConnectionString(server.connection.hubs[0]!.connectionString);
-      const { result } = await new Promise<any>((res, rej) => svc.invokeDeviceMethod(id, { methodName: 'reboot', payload: { delay: 5 }, responseTimeoutInSeconds: 10 },
+      const invoke = () => new Promise<any>((res, rej) => svc.invokeDeviceMethod(id, { methodName: 'reboot', payload: { delay: 5 }, responseTimeoutInSeconds: 10 },
         (err: Error, result: unknown) => (err ? rej(err) : res({ result }))));
+      // the method subscription reaches the hub asynchronously: until it does, the hub answers DeviceNotOnline (404)
+      let result: unknown;
+      for (let i = 0; ; i++) {
+        try { ({ result } = await invoke()); break; } catch (err) {
+          if (i >= 50 || !/not (online|subscribed)/i.test(String((err as Error).message))) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
       assert.deepEqual(result, { status: 200, payload: { rebooting: true, delay: 5 } });
 
       const monitor = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'main.ts'), 'hub', 'monitor', '--data-dir', server.dataDir, '--device-id', id, '--timeout', '20'], { cwd: ROOT });
