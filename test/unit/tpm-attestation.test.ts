@@ -63,7 +63,8 @@ test('a blob for one EK does not open with another EK; one bound to another SRK 
   const other = softKey('ek');
   const otherSrk = softKey('srk');
   const key = randomBytes(32);
-  assert.throws(() => activate(buildActivationBlob({ ek: parseTpmPublic(ek.pub, 'ek'), srk: parseTpmPublic(srk.pub, 'srk'), key }), other, srk), /decrypt|oaep|INTEGRITY/i);
+  assert.throws(() => activate(buildActivationBlob({ ek: parseTpmPublic(ek.pub, 'ek'), srk: parseTpmPublic(srk.pub, 'srk'), key }), other, srk),
+    /decrypt|oaep|INTEGRITY|too large for modulus/i); // OpenSSL's wording depends on the ciphertext against the other modulus
   assert.throws(() => activate(buildActivationBlob({ ek: parseTpmPublic(ek.pub, 'ek'), srk: parseTpmPublic(otherSrk.pub, 'srk'), key }), ek, srk), /TPM_RC_INTEGRITY/);
   const tampered = buildActivationBlob({ ek: parseTpmPublic(ek.pub, 'ek'), srk: parseTpmPublic(srk.pub, 'srk'), key });
   const f = splitBlob(tampered);
