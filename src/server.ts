@@ -32,6 +32,7 @@ import { ensureServiceInstance, INSTANCE_NAME, serviceConnectionString } from '.
 import { createMemoryStore } from './storage/memory/store.js';
 import { createMemoryHubStore } from './storage/memory/hub-store.js';
 import { createSqliteHubStore } from './storage/sqlite/hub-store.js';
+import { createPostgresStore } from './storage/postgres/store.js';
 import { createSqliteStore } from './storage/sqlite/store.js';
 import type { HubStore } from './hub/ports.js';
 import { loadOrCreateCa, serverCertFor } from './tls/cert-store.js';
@@ -52,10 +53,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The provisioning store per --store; built-in hubs keep their registries in this node's data directory. */
 function openStores(config: Config): { store: Store; hubStore: HubStore } {
   if (config.store.startsWith('memory:')) return { store: createMemoryStore(), hubStore: createMemoryHubStore() };
-  const file = config.store.slice('sqlite:'.length);
-  return { store: createSqliteStore(file), hubStore: createSqliteHubStore({ path: join(config.dataDir, 'hubs.sqlite') }) };
+  const hubStore = createSqliteHubStore({ path: join(config.dataDir, 'hubs.sqlite') });
+  if (/^postgres(ql)?:\/\//.test(config.store)) return { store: createPostgresStore({ url: config.store }), hubStore };
+  return { store: createSqliteStore(config.store.slice('sqlite:'.length)), hubStore };
 }
 
 

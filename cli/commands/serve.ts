@@ -11,7 +11,8 @@ export const SERVE_HELP = `Usage: opendps serve [options]
 
 Options (each also settable as an OPENDPS_* environment variable, or in a JSON file given with --config):
   --data-dir DIR        State directory: database, CA and certificates, connection.json   (default ./.opendps)
-  --store URL           sqlite:<file> (default <data-dir>/opendps.sqlite) or memory:
+  --store URL           sqlite:<file> (default <data-dir>/opendps.sqlite), postgres://user@host/db[?schema=name]
+                        (shared by several OpenDPS nodes), or memory:
   --dps-host HOST       Host name (or IP) devices and the service SDK use for DPS             (default 127.0.0.1)
   --dps-bind ADDR       Address the DPS endpoint listens on      (default: --dps-host when it is an IP, else 127.0.0.1)
   --dps-port PORT       DPS HTTPS port (the official HTTPS clients reach only 443)            (default 443)

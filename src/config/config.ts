@@ -24,7 +24,7 @@ const endpoint = z.object({
 
 export const configSchema = z.object({
   dataDir: z.string().min(1),
-  store: z.string().regex(/^(sqlite:|memory:)/, "must be 'sqlite:<file>' or 'memory:'"),
+  store: z.string().regex(/^(sqlite:|memory:|postgres:\/\/|postgresql:\/\/)/, "must be 'sqlite:<file>', 'postgres://…' or 'memory:'"),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']),
   dps: endpoint,
   hubs: z.array(endpoint.extend({ name: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and -') })).min(1),

@@ -25,7 +25,8 @@ export interface ServiceInstanceStore {
   get(name: string): Promise<ServiceInstance | undefined>;
   getByIdScope(idScope: string): Promise<ServiceInstance | undefined>;
   list(): Promise<ServiceInstance[]>;
-  put(instance: ServiceInstance): Promise<void>;
+  /** Upsert; with `condition` null, only when no instance of that name exists (returns false otherwise). */
+  put(instance: ServiceInstance, condition?: WriteCondition): Promise<boolean>;
 }
 
 /** Individual enrollments, scoped per ID scope. Registration IDs are compared case-insensitively. */

@@ -33,7 +33,8 @@ export async function ensureServiceInstance(store: Store, opts: { hostName: stri
     }],
     createdAt: new Date().toISOString(),
   };
-  await store.instances.put(instance);
+  // several nodes may start on one database at once: the first to create the instance wins, the others use it
+  if (!(await store.instances.put(instance, null))) return (await store.instances.get(INSTANCE_NAME))!;
   return instance;
 }
 

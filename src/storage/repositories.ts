@@ -31,7 +31,7 @@ export function instanceRepo(t: DocTable<ServiceInstance>): ServiceInstanceStore
     get: (name) => t.get(GLOBAL, k(name)),
     getByIdScope: async (idScope) => (await t.listByIndex(GLOBAL, k(idScope)))[0],
     list: () => t.list(GLOBAL, { limit: 1_000_000 }),
-    put: async (i) => { await t.put(GLOBAL, k(i.name), i, null, k(i.idScope), undefined); },
+    put: (i, condition) => t.put(GLOBAL, k(i.name), i, null, k(i.idScope), condition),
   };
 }
 

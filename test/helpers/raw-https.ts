@@ -8,10 +8,10 @@ export interface RawResponse {
   json: any;
 }
 
-export function rawRequest(host: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<RawResponse> {
+export function rawRequest(host: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer; servername?: string } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const headers = { ...(opts.body !== undefined ? { 'content-length': String(Buffer.byteLength(opts.body)) } : {}), ...opts.headers };
-    const req = request({ host, port: 443, method, path, headers, agent: false }, (res) => {
+    const req = request({ host, port: 443, method, path, headers, agent: false, ...(opts.servername ? { servername: opts.servername } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {

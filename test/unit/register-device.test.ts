@@ -86,3 +86,16 @@ test('unknown ID scope, unknown registration and malformed IDs', async () => {
   await assert.rejects(f.core.registerDevice(reg('bad id!', deviceSas('bad id!', KEY, SE))), (e: DpsError) => e.status === 400);
   await assert.rejects(f.core.registerDevice({ ...reg('dev-1', deviceSas('dev-1', KEY, SE)), body: { registrationId: 'other' } }), (e: DpsError) => e.errorCode === 400005);
 });
+
+test('concurrent registrations of one device (two nodes): one record, one hub device, both devices told the same', async () => {
+  const f = await withEnrollment();
+  const sas = deviceSas('dev-1', KEY, SE);
+  const ops = await Promise.all([f.core.registerDevice(reg('dev-1', sas)), f.core.registerDevice(reg('dev-1', sas)), f.core.registerDevice(reg('dev-1', sas))]);
+  assert.equal(f.hubs.devices.size, 1);
+  const results = await Promise.all(ops.map((op) => f.core.getOperationStatus({ ...reg('dev-1', sas), operationId: op.operationId })));
+  for (const r of results) {
+    assert.equal(r.status, 'assigned');
+    assert.equal(r.registrationState?.assignedHub, HUB.hostName);
+  }
+  assert.equal(new Set(results.map((r) => r.registrationState?.etag)).size, 1, 'one registration record');
+});

@@ -104,6 +104,22 @@ async function assign(deps: CoreDeps, req: RegisterRequest, attested: Attested, 
   return { record, placement, moved, linkedHubs };
 }
 
+/**
+ * Two registrations of one device raced and the other one recorded first. Its assignment stands; a device this
+ * attempt created is deleted only when the winning record points elsewhere. The device gets the recorded outcome.
+ */
+async function yieldToConcurrentRegistration(
+  deps: CoreDeps, req: RegisterRequest, placement: HubPlacement, createdHere: HubPlacement | undefined, log: Logger,
+): Promise<RegistrationOperationStatus> {
+  const latest = await deps.store.registrations.get(req.idScope, req.registrationId);
+  const samePlace = latest?.assignedHub?.toLowerCase() === placement.hub.hostName.toLowerCase() && latest?.deviceId === placement.deviceId;
+  if (createdHere && !samePlace) await undoCreate(deps, createdHere);
+  if (!latest || latest.status !== 'assigned') throw new DpsError('PreconditionFailed', 'Another registration of this device is in progress; retry.');
+  const op = await recordOperation(deps, req, 'assigned');
+  log.info('concurrent registration: the first recorded assignment stands', { hub: latest.assignedHub, deviceId: latest.deviceId, operationId: op.operationId });
+  return { operationId: op.operationId, status: 'assigning' };
+}
+
 export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Promise<RegistrationOperationStatus> {
   const log = deps.logger.child({ trackingId: req.trackingId, registrationId: req.registrationId });
   const { payload } = checkBody(req); // the device payload goes to a custom allocation webhook; it is not echoed back
@@ -124,7 +140,10 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
   let createdHere: HubPlacement | undefined;
   try {
     const done = await assign(deps, req, attested, record, { previous, current, payload, log, onCreated: (p) => { createdHere = p; } });
-    await persistRecord(deps, idScope, done.record, previous);
+    if (!(await deps.store.registrations.put(idScope, done.record, previous ? previous.etag : null))) {
+      // another request (another node) registered this device at the same time and recorded first: its record wins
+      return await yieldToConcurrentRegistration(deps, req, done.placement, createdHere, log);
+    }
     createdHere = undefined; // the record now owns the device
     if (done.moved && current) await retireOldDevice(deps, done.linkedHubs, current, log);
     const op = await recordOperation(deps, req, 'assigned');

@@ -1,0 +1,81 @@
+/**
+ * @module storage/postgres/store
+ * The scale-out Store: PostgreSQL, shared by every OpenDPS node. `postgres://user@host:5432/db?schema=name` (the
+ * schema is created when missing; default `public`). Every write is a compare-and-set on the row's etag, so two nodes
+ * registering the same device cannot both win. `transaction(fn)` runs `fn`'s store calls on one connection.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { Store } from '../../core/ports.js';
+import {
+  certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo, tpmChallengeRepo,
+} from '../repositories.js';
+import { PostgresDocTable, type Query } from './doc-table.js';
+import { migratePostgres } from './migrate.js';
+
+const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url));
+const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export interface PostgresStoreOptions {
+  /** A postgres:// URL; `?schema=` picks the schema (created if missing). */
+  url: string;
+  poolSize?: number;
+}
+
+export function parsePostgresUrl(url: string): { connectionString: string; schema: string } {
+  const u = new URL(url);
+  const schema = u.searchParams.get('schema') ?? 'public';
+  if (!SCHEMA.test(schema)) throw new Error(`Invalid PostgreSQL schema name '${schema}': lower-case letters, digits and _ only.`);
+  u.searchParams.delete('schema');
+  return { connectionString: u.toString(), schema };
+}
+
+export function createPostgresStore(opts: PostgresStoreOptions): Store {
+  const { connectionString, schema } = parsePostgresUrl(opts.url);
+  const pool = new pg.Pool({ connectionString, max: opts.poolSize ?? 10, options: `-c search_path=${schema}` });
+  pool.on('error', () => { /* an idle client died; the pool replaces it */ });
+  const txClient = new AsyncLocalStorage<pg.PoolClient>();
+  const query: Query = (text, values) => (txClient.getStore() ?? pool).query(text, values);
+  const table = <T>(name: string) => new PostgresDocTable<T>(query, name);
+  const ops = table<any>('operations');
+  const challenges = table<any>('tpm_challenges');
+
+  return {
+    instances: instanceRepo(table('instances')),
+    enrollments: enrollmentRepo(table('enrollments')),
+    groups: groupRepo(table('groups')),
+    registrations: registrationRepo(table('registrations')),
+    operations: operationRepo(ops, (before) => ops.pruneIndexBefore('', before)),
+    linkedHubs: linkedHubRepo(table('linked_hubs')),
+    certificates: certificateRepo(table('certificates')),
+    tpmChallenges: tpmChallengeRepo(challenges, (before) => challenges.pruneIndexBefore('', before)),
+    async init() {
+      const client = await pool.connect();
+      try {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+        await migratePostgres(client, MIGRATIONS);
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      await pool.end();
+    },
+    async transaction<T>(fn: () => Promise<T>): Promise<T> {
+      if (txClient.getStore()) return fn();
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await txClient.run(client, fn);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
