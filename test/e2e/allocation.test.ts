@@ -15,7 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { globalAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { deriveDeviceKey } from '../../src/common/sas.js';
-import { ProvisioningServiceClient, Registry, registerWithKeyHttp, type RegistrationResult } from '../helpers/sdk.js';
+import { ProvisioningServiceClient, Registry, registerWithKeyHttp, type RegistrationResult, deviceExists } from '../helpers/sdk.js';
 import { runCli, serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
 
 const DPS = '127.0.16.1';
@@ -53,15 +53,7 @@ async function registerFrom(localAddress: string, groupKey: string, registration
   }
 }
 
-async function onHub(host: string, deviceId: string): Promise<boolean> {
-  try {
-    await registry(host).get(deviceId);
-    return true;
-  } catch (err) {
-    if ((err as Error).name === 'DeviceNotFoundError') return false;
-    throw err;
-  }
-}
+const onHub = (host: string, deviceId: string): Promise<boolean> => deviceExists(registry(host), deviceId);
 
 before(async () => {
   dataDir = testTmpDir('e2e-allocation');

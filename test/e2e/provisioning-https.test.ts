@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSas, deriveDeviceKey } from '../../src/common/sas.js';
 import { rawRequest } from '../helpers/raw-https.js';
-import { ProvisioningServiceClient, Registry, registerWithKeyHttp } from '../helpers/sdk.js';
+import { ProvisioningServiceClient, Registry, registerWithKeyHttp, deviceExists } from '../helpers/sdk.js';
 import { serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
 
 const DPS = '127.0.10.1';
@@ -23,15 +23,7 @@ const nowSec = () => Math.floor(Date.now() / 1000);
 const sasFor = (idScope: string, regId: string, key: string, se = nowSec() + 3600) =>
   createSas({ resource: `${idScope}/registrations/${regId}`, key, keyName: 'registration', expiry: se });
 
-async function hubHasDevice(id: string): Promise<boolean> {
-  try {
-    await registry.get(id);
-    return true;
-  } catch (err) {
-    if ((err as Error).name === 'DeviceNotFoundError') return false;
-    throw err;
-  }
-}
+const hubHasDevice = (id: string): Promise<boolean> => deviceExists(registry, id);
 
 function registerRaw(regId: string, opts: { sas?: string; idScope?: string; body?: string; contentType?: string } = {}) {
   const idScope = opts.idScope ?? server.connection.idScope;

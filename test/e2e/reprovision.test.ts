@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveDeviceKey } from '../../src/common/sas.js';
 import { registerWithKeyMqtt } from '../helpers/dps-mqtt.js';
-import { DeviceClient, DeviceMqtt, ProvisioningServiceClient, Registry, registerWithKeyHttp } from '../helpers/sdk.js';
+import { DeviceClient, DeviceMqtt, ProvisioningServiceClient, Registry, registerWithKeyHttp, deviceExists } from '../helpers/sdk.js';
 import { serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
 
 const DPS = '127.0.17.1';
@@ -21,15 +21,7 @@ let server: ServeHandle;
 let service: any;
 const registry = (host: string) => Registry.fromConnectionString(server.connection.hubs.find((h) => h.hostName === host)!.connectionString);
 
-async function onHub(host: string, deviceId: string): Promise<boolean> {
-  try {
-    await registry(host).get(deviceId);
-    return true;
-  } catch (err) {
-    if ((err as Error).name === 'DeviceNotFoundError') return false;
-    throw err;
-  }
-}
+const onHub = (host: string, deviceId: string): Promise<boolean> => deviceExists(registry(host), deviceId);
 
 const twinOn = async (host: string, id: string) => (await registry(host).getTwin(id)).responseBody;
 

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { issueCertificate, type CertKeyPair } from '../../src/tls/local-ca.js';
-import { DeviceClient, DeviceMqtt, ProvisioningServiceClient, Registry, registerWithCert } from '../helpers/sdk.js';
+import { DeviceClient, DeviceMqtt, ProvisioningServiceClient, Registry, registerWithCert, deviceExists } from '../helpers/sdk.js';
 import { runCli, serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
 
 const DPS = '127.0.18.1';
@@ -26,9 +26,7 @@ const i1 = issueCertificate({ commonName: 'x509-i1', isCa: true, issuer: root })
 const i2 = issueCertificate({ commonName: 'x509-i2', isCa: true, issuer: i1 });
 const pem = (c: { certPem: string }) => c.certPem;
 
-async function hubHasDevice(id: string): Promise<boolean> {
-  try { await registry.get(id); return true; } catch (e) { if ((e as Error).name === 'DeviceNotFoundError') return false; throw e; }
-}
+const hubHasDevice = (id: string): Promise<boolean> => deviceExists(registry, id);
 
 /** Registers over HTTPS with a raw client certificate; returns status and body. */
 function rawRegister(regId: string, cert: string, key: string, dps = DPS, idScope = server.connection.idScope): Promise<{ status: number; json: any }> {

@@ -48,3 +48,14 @@ export async function registerWithCert(transport: 'http' | 'mqtt', host: string,
   const t = transport === 'http' ? new ProvisioningHttp() : new ProvisioningMqtt();
   return ProvisioningDeviceClient.create(host, idScope, t, security).register();
 }
+
+/** True when the hub (an azure-iothub Registry) has the device; false on DeviceNotFoundError. */
+export async function deviceExists(registry: { get(id: string): Promise<unknown> }, deviceId: string): Promise<boolean> {
+  try {
+    await registry.get(deviceId);
+    return true;
+  } catch (err) {
+    if ((err as Error).name === 'DeviceNotFoundError') return false;
+    throw err;
+  }
+}

@@ -1,10 +1,9 @@
 /** The device API rate limits (core/throttle.ts), with a fake clock: the bucket itself, through the core, over HTTPS in-process. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import { createDpsHttpHandler } from '../../src/adapters/http/dps-http-handler.js';
 import { noopLogger } from '../../src/common/logger.js';
+import { callHandler } from '../helpers/in-process-http.js';
 import { DpsError } from '../../src/core/errors.js';
 import { createThrottle, defaultThrottleSettings } from '../../src/core/throttle.js';
 import { deviceSas, ID_SCOPE, makeCore } from '../helpers/core-fixture.js';
@@ -115,26 +114,10 @@ test('over HTTPS (in-process) a throttled register is 429 with a retry-after hea
   const f = await makeCore(new Date('2026-01-01T00:00:00Z'), { throttle: { registrationsPerMinute: 1, devicePollsPerWindow: 5, devicePollWindowSeconds: 10 } });
   await f.core.enrollments.put(ID_SCOPE, 'dev-1', { registrationId: 'dev-1', attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: KEY, secondaryKey: KEY } } }, undefined);
   const handler = createDpsHttpHandler({ core: f.core, logger: noopLogger, instanceName: 'opendps' });
-  const put = async () => {
-    const body = JSON.stringify({ registrationId: 'dev-1' });
-    const req = Object.assign(Readable.from([Buffer.from(body)]), {
-      method: 'PUT', url: `/${ID_SCOPE}/registrations/dev-1/register?api-version=2019-03-31`,
-      headers: { authorization: deviceSas('dev-1', KEY, SE), 'content-type': 'application/json', 'content-length': String(body.length) },
-    }) as unknown as IncomingMessage;
-    const out = { status: 0, headers: {} as Record<string, unknown>, text: '' };
-    const res = {
-      headersSent: false, statusCode: 200,
-      setHeader(k: string, v: unknown) { out.headers[k.toLowerCase()] = v; },
-      writeHead(this: { headersSent: boolean }, status: number, headers: Record<string, unknown>) {
-        out.status = status; this.headersSent = true;
-        for (const [k, v] of Object.entries(headers)) out.headers[k.toLowerCase()] = v;
-      },
-      end(text?: string) { out.text = text ?? ''; },
-      destroy() {},
-    } as unknown as ServerResponse;
-    await handler(req, res);
-    return out;
-  };
+  const put = () => callHandler(handler, {
+    method: 'PUT', url: `/${ID_SCOPE}/registrations/dev-1/register?api-version=2019-03-31`,
+    headers: { authorization: deviceSas('dev-1', KEY, SE), 'content-type': 'application/json' }, body: JSON.stringify({ registrationId: 'dev-1' }),
+  });
   assert.equal((await put()).status, 202);
   const refused = await put();
   assert.equal(refused.status, 429);

@@ -4,10 +4,9 @@
  * second blob that carries the hub device key. Refusals: unknown, disabled, mismatched EK or SRK (all answered alike
  * before proof), stale, used and expired challenges, expired SAS, MQTT, malformed keys, throttling.
  */
+import { callHandler } from '../helpers/in-process-http.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import { createSas } from '../../src/common/sas.js';
 import { noopLogger } from '../../src/common/logger.js';
 import { createDpsHttpHandler } from '../../src/adapters/http/dps-http-handler.js';
@@ -190,23 +189,10 @@ test('enrollment writes validate the EK and SRK and name the field', async () =>
 test('over HTTPS (in-process) the challenge is a 401 JSON body with authenticationKey and keyName', async () => {
   const f = await setup();
   const handler = createDpsHttpHandler({ core: f.core, logger: noopLogger, instanceName: 'opendps' });
-  const text = JSON.stringify(body('tpm-1'));
-  const httpReq = Object.assign(Readable.from([Buffer.from(text)]), {
+  const out = await callHandler(handler, {
     method: 'PUT', url: `/${ID_SCOPE}/registrations/tpm-1/register?api-version=2019-03-31`,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': String(text.length) },
-  }) as unknown as IncomingMessage;
-  const out = { status: 0, headers: {} as Record<string, unknown>, text: '' };
-  const res = {
-    headersSent: false, statusCode: 200,
-    setHeader(k: string, v: unknown) { out.headers[k.toLowerCase()] = v; },
-    writeHead(this: { headersSent: boolean }, status: number, headers: Record<string, unknown>) {
-      out.status = status; this.headersSent = true;
-      for (const [k, v] of Object.entries(headers)) out.headers[k.toLowerCase()] = v;
-    },
-    end(t?: string) { out.text = t ?? ''; },
-    destroy() {},
-  } as unknown as ServerResponse;
-  await handler(httpReq, res);
+    headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body('tpm-1')),
+  });
   assert.equal(out.status, 401);
   assert.match(String(out.headers['content-type']), /application\/json/);
   const json = JSON.parse(out.text);
