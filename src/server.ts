@@ -1,7 +1,8 @@
 /**
  * @module server
  * The composition root: config → logger → TLS material → store → service instance → built-in hubs (store, core,
- * HTTPS endpoint) → linked hubs → hub connector → provisioning core → DPS HTTPS endpoint → connection.json.
+ * HTTPS and MQTT endpoints) → linked hubs → hub connector → provisioning core → DPS endpoints (HTTPS, MQTT and AMQP over
+ * TLS, MQTT and AMQP over WebSockets) → connection.json.
  * Nothing else imports across layers.
  */
 import { constants as tlsConstants } from 'node:crypto';
@@ -11,6 +12,8 @@ import type { Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { createDpsHttpHandler } from './adapters/http/dps-http-handler.js';
 import { createDpsMqttHandler } from './adapters/mqtt/dps-mqtt-handler.js';
+import { createDpsAmqpHandler } from './adapters/amqp/dps-amqp-handler.js';
+import { attachWebSocket, createTlsListener } from './common/tls-listener.js';
 import { attachMqttWebSocket, createMqttTlsServer } from './common/mqtt/listeners.js';
 import { systemClock } from './common/clock.js';
 import { cryptoIds } from './common/ids.js';
@@ -134,12 +137,17 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     }, (req, res) => void dpsHandler(req, res));
     await listen(dpsServer, 'the DPS endpoint (HTTPS)', config.dps.bindAddress, config.dps.httpsPort);
     servers.push(dpsServer);
+    // device API over MQTT and AMQP: TLS listeners, and one WebSocket upgrade handler (by subprotocol) on HTTPS
     const dpsMqtt = createDpsMqttHandler({ core, logger });
-    const detachDpsWs = attachMqttWebSocket(dpsServer, dpsMqtt);
+    const dpsAmqp = createDpsAmqpHandler({ core, logger });
+    const detachDpsWs = attachWebSocket(dpsServer, { mqtt: dpsMqtt, AMQPWSB10: dpsAmqp }, { fallback: 'mqtt' });
     cleanups.push(async () => detachDpsWs());
     const dpsMqttServer = createMqttTlsServer({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsMqtt);
     await listen(dpsMqttServer, 'the DPS endpoint (MQTT over TLS)', config.dps.bindAddress, config.dps.mqttPort);
     servers.push(dpsMqttServer);
+    const dpsAmqpServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsAmqp);
+    await listen(dpsAmqpServer, 'the DPS endpoint (AMQP over TLS)', config.dps.bindAddress, config.dps.amqpPort);
+    servers.push(dpsAmqpServer);
 
     // 7. housekeeping: finished operations are kept for a day; expired TPM challenges go
     const prune = setInterval(() => {

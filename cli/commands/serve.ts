@@ -17,6 +17,7 @@ Options (each also settable as an OPENDPS_* environment variable, or in a JSON f
   --dps-bind ADDR       Address the DPS endpoint listens on      (default: --dps-host when it is an IP, else 127.0.0.1)
   --dps-port PORT       DPS HTTPS port (the official HTTPS clients reach only 443)            (default 443)
   --dps-mqtt-port PORT  DPS MQTT-over-TLS port (MQTT over WebSockets uses the HTTPS port)   (default 8883)
+  --dps-amqp-port PORT  DPS AMQP-over-TLS port (AMQP over WebSockets uses the HTTPS port)   (default 5671)
   --hubs N              Number of built-in hubs                                                 (default 1)
   --hub-hosts H1,H2     Host names of the built-in hubs                    (default 127.0.0.2, 127.0.0.3, ...)
   --hub-port PORT       Hub HTTPS port (REST API and MQTT over WebSockets)                     (default 443)
@@ -50,7 +51,7 @@ export async function runServe(args: string[]): Promise<number> {
       args,
       options: {
         'data-dir': { type: 'string' }, store: { type: 'string' }, 'dps-host': { type: 'string' }, 'dps-bind': { type: 'string' },
-        'dps-port': { type: 'string' }, 'dps-mqtt-port': { type: 'string' }, 'hub-mqtt-port': { type: 'string' }, hubs: { type: 'string' }, 'hub-hosts': { type: 'string' }, 'hub-port': { type: 'string' },
+        'dps-port': { type: 'string' }, 'dps-mqtt-port': { type: 'string' }, 'dps-amqp-port': { type: 'string' }, 'hub-mqtt-port': { type: 'string' }, hubs: { type: 'string' }, 'hub-hosts': { type: 'string' }, 'hub-port': { type: 'string' },
         'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' }, 'retry-after': { type: 'string' }, 'throttle-registrations': { type: 'string' }, 'throttle-polls': { type: 'string' }, location: { type: 'string' }, 'log-level': { type: 'string' },
         config: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
@@ -63,7 +64,7 @@ export async function runServe(args: string[]): Promise<number> {
   if (values.help) { process.stdout.write(SERVE_HELP); return 0; }
   const flags: RawOptions = {
     dataDir: values['data-dir'] as string, store: values.store as string, dpsHost: values['dps-host'] as string,
-    dpsBind: values['dps-bind'] as string, dpsPort: values['dps-port'] as string, dpsMqttPort: values['dps-mqtt-port'] as string, hubMqttPort: values['hub-mqtt-port'] as string, hubs: values.hubs as string,
+    dpsBind: values['dps-bind'] as string, dpsPort: values['dps-port'] as string, dpsMqttPort: values['dps-mqtt-port'] as string, dpsAmqpPort: values['dps-amqp-port'] as string, hubMqttPort: values['hub-mqtt-port'] as string, hubs: values.hubs as string,
     hubHosts: values['hub-hosts'] as string, hubPort: values['hub-port'] as string, caCert: values['ca-cert'] as string,
     caKey: values['ca-key'] as string, retryAfter: values['retry-after'] as string, throttleRegistrations: values['throttle-registrations'] as string, throttlePolls: values['throttle-polls'] as string, location: values.location as string, logLevel: values['log-level'] as string,
     config: values.config as string,

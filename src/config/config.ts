@@ -26,7 +26,7 @@ export const configSchema = z.object({
   dataDir: z.string().min(1),
   store: z.string().regex(/^(sqlite:|memory:|postgres:\/\/|postgresql:\/\/)/, "must be 'sqlite:<file>', 'postgres://…' or 'memory:'"),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']),
-  dps: endpoint,
+  dps: endpoint.extend({ amqpPort: port }), // AMQP over TLS (AMQP over WebSockets uses httpsPort)
   hubs: z.array(endpoint.extend({ name: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and -') })).min(1),
   tls: z.object({ caCertFile: z.string().optional(), caKeyFile: z.string().optional() })
     .refine((t) => !!t.caCertFile === !!t.caKeyFile, 'caCertFile and caKeyFile go together'),
@@ -53,6 +53,7 @@ export interface RawOptions {
   dpsBind?: string;
   dpsPort?: string;
   dpsMqttPort?: string;
+  dpsAmqpPort?: string;
   hubs?: string;
   hubHosts?: string;
   hubPort?: string;
@@ -67,7 +68,7 @@ export interface RawOptions {
 
 const ENV: Record<keyof RawOptions, string> = {
   config: 'OPENDPS_CONFIG', dataDir: 'OPENDPS_DATA_DIR', store: 'OPENDPS_STORE', logLevel: 'OPENDPS_LOG_LEVEL',
-  dpsHost: 'OPENDPS_DPS_HOST', dpsBind: 'OPENDPS_DPS_BIND', dpsPort: 'OPENDPS_DPS_PORT', dpsMqttPort: 'OPENDPS_DPS_MQTT_PORT',
+  dpsHost: 'OPENDPS_DPS_HOST', dpsBind: 'OPENDPS_DPS_BIND', dpsPort: 'OPENDPS_DPS_PORT', dpsMqttPort: 'OPENDPS_DPS_MQTT_PORT', dpsAmqpPort: 'OPENDPS_DPS_AMQP_PORT',
   hubs: 'OPENDPS_HUBS', hubHosts: 'OPENDPS_HUB_HOSTS', hubPort: 'OPENDPS_HUB_PORT', hubMqttPort: 'OPENDPS_HUB_MQTT_PORT',
   caCert: 'OPENDPS_CA_CERT', caKey: 'OPENDPS_CA_KEY', retryAfter: 'OPENDPS_RETRY_AFTER',
   throttleRegistrations: 'OPENDPS_THROTTLE_REGISTRATIONS', location: 'OPENDPS_LOCATION', throttlePolls: 'OPENDPS_THROTTLE_POLLS',
@@ -122,6 +123,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       bindAddress: pick('dpsBind') ?? fromFile.dps?.bindAddress ?? (isIP(dpsHost) ? dpsHost : '127.0.0.1'),
       httpsPort: num('dpsPort', pick('dpsPort')) ?? fromFile.dps?.httpsPort ?? 443,
       mqttPort: num('dpsMqttPort', pick('dpsMqttPort')) ?? fromFile.dps?.mqttPort ?? 8883,
+      amqpPort: num('dpsAmqpPort', pick('dpsAmqpPort')) ?? fromFile.dps?.amqpPort ?? 5671,
     },
     hubs,
     tls: { caCertFile: pick('caCert') ?? fromFile.tls?.caCertFile, caKeyFile: pick('caKey') ?? fromFile.tls?.caKeyFile },
@@ -142,7 +144,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
   const all = [parsed.data.dps, ...parsed.data.hubs];
   const seen = new Set<string>();
   for (const e of all) {
-    for (const p of [e.httpsPort, e.mqttPort]) {
+    for (const p of [e.httpsPort, e.mqttPort, ...('amqpPort' in e ? [e.amqpPort] : [])]) {
       const key = `${e.bindAddress}:${p}`;
       if (seen.has(key)) throw new ConfigError(`Invalid configuration: two endpoints would listen on ${key}; give each hub its own address or port.`);
       seen.add(key);

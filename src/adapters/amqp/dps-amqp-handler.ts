@@ -1,0 +1,146 @@
+/**
+ * @module adapters/amqp/dps-amqp-handler
+ * The DPS device endpoint over AMQP 1.0 — on TLS (5671) and on WebSockets (`wss://host:443/$iothub/websocket`,
+ * subprotocol `AMQPWSB10`); the composition root hands every such connection to the function this returns.
+ * shared/protocol/dps-device-and-service-api.md §3.
+ *
+ * Per connection: one rhea container in server mode over the given stream →
+ * SASL PLAIN (symmetric key), SASL TPM (sasl-tpm.ts), or no SASL / ANONYMOUS + a TLS client certificate (X.509)
+ * (sasl.ts) →
+ * the client attaches a receiver (source) and a sender (target), both `{idScope}/registrations/{registrationId}`;
+ * links are always attached, their terminus echoed →
+ * each message on its sender runs one core operation with the connection's credentials (authenticate.ts,
+ * requests.ts): the delivery is accepted and the answer goes to the receiver link with the same address and the same
+ * `correlation_id`, or the delivery is rejected with an AMQP error (respond.ts). Messages are handled one at a
+ * time, in order. Wrong credentials are refused per request, not in SASL (why: authenticate.ts).
+ *
+ * @example
+ * const handler = createDpsAmqpHandler({ core, logger });
+ * createTlsListener(tls, handler);                                        // amqps://host:5671
+ * attachWebSocket(httpsServer, { mqtt: dpsMqtt, AMQPWSB10: handler });   // wss://host:443/$iothub/websocket
+ */
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import rhea, { type Connection, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
+import type { Logger } from '../../common/logger.js';
+import type { Core } from '../../core/operations.js';
+import { requestSession, type SaslIdentity } from './authenticate.js';
+import { handleRequest, OPERATION_TYPE } from './requests.js';
+import { serverMechanisms } from './sasl.js';
+
+export interface DpsAmqpOptions {
+  core: Core;
+  logger: Logger;
+  /** Largest register payload; a larger one is rejected with `amqp:link:message-size-exceeded` (default 96 KB). */
+  maxPayloadBytes?: number;
+  /** AMQP idle time-out the server announces, in ms (default 240 s). */
+  idleTimeoutMs?: number;
+}
+
+/** The address of the client's end of a link: the source it reads from, or the target it writes to. */
+function remoteAddress(link: Sender | Receiver, end: 'source' | 'target'): string | undefined {
+  const attach = (link as unknown as { remote?: { attach?: Record<string, { address?: unknown } | undefined> } }).remote?.attach;
+  const address = attach?.[end]?.address;
+  return typeof address === 'string' ? address : undefined;
+}
+
+export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, socket: TLSSocket) => void {
+  const { core } = opts;
+  const maxPayloadBytes = opts.maxPayloadBytes ?? 96 * 1024;
+
+  return (stream, socket) => {
+    const connectionId = core.deps.ids.uuid();
+    const logger = opts.logger.child({ transport: stream === socket ? 'amqp' : 'amqp-ws', connectionId });
+    const conn: { sasl?: SaslIdentity; socket?: TLSSocket } = { socket };
+    /** The server's senders (the client's receiver links), by address: where answers go. */
+    const responders = new Map<string, Sender>();
+    let queue: Promise<void> = Promise.resolve();
+
+    const container = rhea.create_container({ id: `opendps-${connectionId}` });
+    container.sasl_server_mechanisms = serverMechanisms({
+      onPlain: (identity) => {
+        conn.sasl = identity;
+        logger.debug('AMQP SASL PLAIN', { registrationId: identity.address.registrationId });
+      },
+      onRefused: (reason) => logger.info('AMQP SASL refused', { reason }),
+      // TPM: the activation blob comes from the core's register operation (a register without a SAS answers with it)
+      tpmChallenge: async (req) => {
+        const b64 = (b: Buffer) => b.toString('base64');
+        await core.registerDevice({
+          idScope: req.idScope, registrationId: req.registrationId, transport: 'amqp', trackingId: connectionId, clientAddress: socket?.remoteAddress,
+          body: { registrationId: req.registrationId, tpm: { endorsementKey: b64(req.endorsementKey), storageRootKey: b64(req.storageRootKey) } },
+        });
+        return Buffer.alloc(0);
+      },
+    });
+
+    // links: always attached, with the client's terminus echoed (as a broker does); requests are checked one by one
+    container.on('sender_open', (ctx: EventContext) => {
+      const sender = ctx.sender!;
+      const address = remoteAddress(sender, 'source');
+      if (address !== undefined) {
+        sender.set_source({ address });
+        responders.set(address, sender);
+      }
+      logger.debug('AMQP link attached', { link: sender.name, role: 'responses', address });
+    });
+    container.on('sender_close', (ctx: EventContext) => {
+      const address = remoteAddress(ctx.sender!, 'source');
+      if (address !== undefined && responders.get(address) === ctx.sender) responders.delete(address);
+    });
+    container.on('receiver_open', (ctx: EventContext) => {
+      const receiver = ctx.receiver!;
+      const address = remoteAddress(receiver, 'target');
+      if (address !== undefined) receiver.set_target({ address });
+      logger.debug('AMQP link attached', { link: receiver.name, role: 'requests', address });
+    });
+
+    container.on('message', (ctx: EventContext) => {
+      const delivery = ctx.delivery as Delivery;
+      const msg = ctx.message!;
+      const address = remoteAddress(ctx.receiver!, 'target');
+      queue = queue.then(async () => {
+        const trackingId = core.deps.ids.uuid();
+        const outcome = await handleRequest({ applicationProperties: msg.application_properties, body: msg.body },
+          { core, session: () => requestSession(address, conn), trackingId, logger, maxPayloadBytes });
+        if ('rejected' in outcome) {
+          delivery.reject(outcome.rejected);
+          return;
+        }
+        delivery.accept();
+        logger.debug('request', { trackingId, correlationId: String(msg.correlation_id), op: msg.application_properties?.[OPERATION_TYPE], status: outcome.ok.body.status });
+        const responder = address !== undefined ? responders.get(address) : undefined;
+        if (!responder || !responder.is_open()) {
+          logger.debug('response dropped: the client has no receiver link on ' + address, { trackingId });
+          return;
+        }
+        responder.send({
+          // echoed unchanged: the Node SDK looks the answer up by the correlation id as a string key
+          correlation_id: msg.correlation_id,
+          application_properties: outcome.ok.retryAfter !== undefined ? { 'retry-after': outcome.ok.retryAfter } : {},
+          // a data section: the Node SDK runs JSON.parse(msg.body.content)
+          body: rhea.message.data_section(Buffer.from(JSON.stringify(outcome.ok.body), 'utf8')),
+        });
+      }).catch((err) => logger.error('AMQP message handling failed', { error: (err as Error)?.stack ?? String(err) }));
+    });
+
+    // without these rhea would re-emit errors on the container and crash the process
+    container.on('connection_error', (ctx: EventContext) => logger.debug('AMQP connection error', { error: String(ctx.error ?? '') }));
+    container.on('error', (err: unknown) => logger.debug('AMQP error', { error: String(err) }));
+    container.on('disconnected', () => {
+      logger.debug('AMQP connection closed');
+      responders.clear();
+      stream.destroy();
+    });
+    stream.on('error', () => stream.destroy());
+
+    const connection: Connection = container.create_connection({
+      id: connectionId,
+      // requests are settled by hand (accepted, or rejected with an error), never auto-accepted
+      autoaccept: false,
+      idle_time_out: opts.idleTimeoutMs ?? 240_000,
+    } as Parameters<typeof container.create_connection>[0] & { autoaccept: boolean });
+    // rhea's server side (what container.listen does per socket), over a stream we already have: TLS or WebSocket
+    (connection as unknown as { accept(socket: Duplex): void }).accept(stream);
+  };
+}

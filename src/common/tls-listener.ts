@@ -1,0 +1,72 @@
+/**
+ * @module common/tls-listener
+ * Where device connections come from, for every connection-oriented protocol (MQTT, AMQP): a TLS server, and
+ * WebSocket upgrades at `/$iothub/websocket` on an existing HTTPS server, dispatched by subprotocol (`mqtt` for the
+ * SDKs' `MqttWs` transports, `AMQPWSB10` for `AmqpWs`). Client certificates are requested but not required at the
+ * TLS layer: trust is decided per device/enrollment.
+ *
+ * @example
+ * createTlsListener({ cert, key }, amqpHandler);                          // amqps://host:5671
+ * attachWebSocket(httpsServer, { mqtt: mqttHandler, AMQPWSB10: amqpHandler }); // one upgrade handler for both
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+
+export const WEBSOCKET_PATH = '/$iothub/websocket';
+
+/** Gets each accepted connection: the byte stream (the TLS socket itself, or a WebSocket stream) and its TLS socket. */
+export type ConnectionHandler = (stream: Duplex, socket: TLSSocket) => void;
+
+export function createTlsListener(tls: { cert: string; key: string }, onConnection: ConnectionHandler): TlsServer {
+  // requestCert without rejecting: devices using SAS send no certificate; X.509 trust is checked per device.
+  const server = createTlsServer({ cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (socket) => {
+    socket.setNoDelay(true);
+    onConnection(socket, socket);
+  });
+  server.on('tlsClientError', () => { /* a failed handshake closes that socket only */ });
+  return server;
+}
+
+/**
+ * Adds WebSocket endpoints to an HTTPS server, one handler per subprotocol (matched exactly, first offered wins).
+ * A client that offers none of them goes to `fallback` when given (no subprotocol is echoed), else gets 400.
+ * Other paths are refused with 404. Returns a function that detaches and closes every WebSocket.
+ */
+export function attachWebSocket(server: HttpsServer, handlers: Record<string, ConnectionHandler>, opts: { fallback?: string } = {}): () => void {
+  const pick = (offered: Iterable<string>): string | undefined => {
+    for (const p of offered) if (Object.hasOwn(handlers, p)) return p;
+    return undefined;
+  };
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 1024 * 1024,
+    handleProtocols: (protocols) => pick(protocols) ?? false,
+  });
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== WEBSOCKET_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const handler = handlers[pick(offered) ?? opts.fallback ?? ''];
+    if (!handler) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const stream = createWebSocketStream(ws);
+      stream.on('error', () => stream.destroy());
+      handler(stream, socket as TLSSocket);
+    });
+  };
+  server.on('upgrade', onUpgrade);
+  return () => {
+    server.off('upgrade', onUpgrade);
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+  };
+}
