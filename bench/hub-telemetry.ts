@@ -3,23 +3,15 @@
  * on loopback 127.0.23.x. Prints messages/s and PUBACK latency; asserts nothing.
  * Run: node --import tsx bench/hub-telemetry.ts [devices=20] [messagesPerDevice=500]   (needs root for port 443)
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { createSas } from '../src/common/sas.js';
-import { serveArgs, startServe, testTmpDir } from '../test/helpers/serve.js';
+import { createSas, parseConnectionString } from '../src/common/sas.js';
+import { startBenchServer } from './bench-server.js';
 
 const devices = Number(process.argv[2] ?? 20);
 const perDevice = Number(process.argv[3] ?? 500);
 const HUB = '127.0.23.2';
-const tmp = join(import.meta.dirname, '..', 'test', '.tmp');
-mkdirSync(tmp, { recursive: true });
-process.env.OPENDPS_TEST_TMP = tmp;
-delete process.env.OPENDPS_TEST_CA_CERT;
-
-const server = await startServe(serveArgs(testTmpDir('bench-telemetry'), '127.0.23.1', [HUB], ['--log-level', 'warn']));
-const ca = readFileSync(server.connection.caCertFile);
-const hubCs = Object.fromEntries(server.connection.hubs[0]!.connectionString.split(';').map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+const { server, ca } = await startBenchServer('bench-telemetry', '127.0.23.1', [HUB]);
+const hubCs = parseConnectionString(server.connection.hubs[0]!.connectionString);
 const hubSas = createSas({ resource: HUB, key: hubCs.SharedAccessKey!, keyName: 'iothubowner', expiry: Math.floor(Date.now() / 1000) + 3600 });
 
 async function createDevice(id: string): Promise<string> {

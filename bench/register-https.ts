@@ -4,22 +4,13 @@
  * Run: node --import tsx bench/register-https.ts [count=300] [concurrency=16]   (needs root for port 443)
  */
 import { Agent, request } from 'node:https';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createSas, deriveDeviceKey } from '../src/common/sas.js';
-import { serveArgs, startServe, testTmpDir } from '../test/helpers/serve.js';
-import { join } from 'node:path';
+import { createSas, deriveDeviceKey, parseConnectionString } from '../src/common/sas.js';
+import { startBenchServer } from './bench-server.js';
 
 const count = Number(process.argv[2] ?? 300);
 const concurrency = Number(process.argv[3] ?? 16);
 const DPS = '127.0.20.1';
-const tmp = join(import.meta.dirname, '..', 'test', '.tmp');
-mkdirSync(tmp, { recursive: true });
-process.env.OPENDPS_TEST_TMP = tmp;
-delete process.env.OPENDPS_TEST_CA_CERT;
-
-// the later --log-level wins over the helper's debug default
-const server = await startServe(serveArgs(testTmpDir('bench'), DPS, ['127.0.20.2'], ['--log-level', 'warn', '--throttle-registrations', '0']));
-const ca = readFileSync(server.connection.caCertFile);
+const { server, ca } = await startBenchServer('bench', DPS, ['127.0.20.2'], ['--throttle-registrations', '0']);
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca });
 
 function call(method: string, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; json: any }> {
@@ -34,7 +25,7 @@ function call(method: string, path: string, headers: Record<string, string>, bod
   });
 }
 
-const cs = Object.fromEntries(server.connection.serviceConnectionString.split(';').map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+const cs = parseConnectionString(server.connection.serviceConnectionString);
 const serviceSas = createSas({ resource: DPS, key: cs.SharedAccessKey!, keyName: 'provisioningserviceowner', expiry: Math.floor(Date.now() / 1000) + 3600 });
 const groupKey = Buffer.alloc(64, 42).toString('base64');
 await call('PUT', '/enrollmentGroups/bench?api-version=2021-10-01', { authorization: serviceSas },

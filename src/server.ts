@@ -14,7 +14,6 @@ import { createDpsHttpHandler } from './adapters/http/dps-http-handler.js';
 import { createDpsMqttHandler } from './adapters/mqtt/dps-mqtt-handler.js';
 import { createDpsAmqpHandler } from './adapters/amqp/dps-amqp-handler.js';
 import { attachWebSocket, createTlsListener } from './common/tls-listener.js';
-import { attachMqttWebSocket, createMqttTlsServer } from './common/mqtt/listeners.js';
 import { systemClock } from './common/clock.js';
 import { cryptoIds } from './common/ids.js';
 import { createJsonLogger, type Logger } from './common/logger.js';
@@ -104,9 +103,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       servers.push(server);
       // devices: MQTT over TLS, and MQTT over WebSockets on the HTTPS port
       const mqtt = createHubMqttEndpoint({ hub, hostNames: [h.hostName, `${h.hostName}:${h.mqttPort}`], clock, logger: logger.child({ hub: h.name }) });
-      const detachWs = attachMqttWebSocket(server, mqtt.handle);
+      const detachWs = attachWebSocket(server, { mqtt: mqtt.handle }, { fallback: 'mqtt' });
       cleanups.push(async () => { detachWs(); mqtt.close(); });
-      const mqttServer = createMqttTlsServer({ cert: tls.certPem, key: tls.keyPem }, mqtt.handle);
+      const mqttServer = createTlsListener({ cert: tls.certPem, key: tls.keyPem }, mqtt.handle);
       await listen(mqttServer, `built-in hub ${h.name} (MQTT over TLS)`, h.bindAddress, h.mqttPort);
       servers.push(mqttServer);
       const connectionString = hubConnectionString(h.hostName, state);
@@ -142,7 +141,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const dpsAmqp = createDpsAmqpHandler({ core, logger });
     const detachDpsWs = attachWebSocket(dpsServer, { mqtt: dpsMqtt, AMQPWSB10: dpsAmqp }, { fallback: 'mqtt' });
     cleanups.push(async () => detachDpsWs());
-    const dpsMqttServer = createMqttTlsServer({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsMqtt);
+    const dpsMqttServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsMqtt);
     await listen(dpsMqttServer, 'the DPS endpoint (MQTT over TLS)', config.dps.bindAddress, config.dps.mqttPort);
     servers.push(dpsMqttServer);
     const dpsAmqpServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsAmqp);

@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSas, deriveDeviceKey } from '../../src/common/sas.js';
+import { createSas, deriveDeviceKey, parseConnectionString } from '../../src/common/sas.js';
 import { rawRequest } from '../helpers/raw-https.js';
 import { ProvisioningServiceClient, registerWithKeyHttp } from '../helpers/sdk.js';
 import { serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
@@ -16,7 +16,7 @@ let server: ServeHandle;
 let service: any;
 
 function serviceSas(key?: string, keyName = 'provisioningserviceowner', expiry = Math.floor(Date.now() / 1000) + 600): string {
-  const cs = Object.fromEntries(server.connection.serviceConnectionString.split(';').map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+  const cs = parseConnectionString(server.connection.serviceConnectionString);
   return createSas({ resource: DPS, key: key ?? cs.SharedAccessKey!, keyName, expiry });
 }
 const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>

@@ -3,7 +3,8 @@
  * The DPS device API over HTTPS (api-version 2019-03-31): register, operation status, registration status lookup.
  */
 import { readJson } from './body.js';
-import { clientCertificateChain } from './client-certificates.js';
+import type { TLSSocket } from 'node:tls';
+import { peerCertificateChain } from '../../common/tls-peer.js';
 import { header, type HttpContext } from './context.js';
 import { sendJson } from './respond.js';
 import type { Router } from './router.js';
@@ -13,7 +14,7 @@ export function addDeviceRoutes(router: Router<HttpContext>): void {
   router.on('PUT', '/:idScope/registrations/:registrationId/register', async (ctx, p) => {
     const body = await readJson(ctx.req, ctx.limits.deviceBodyBytes);
     const result = await ctx.core.registerDevice({
-      idScope: p.idScope!, registrationId: p.registrationId!, sas: header(ctx, 'authorization'), clientCertificates: clientCertificateChain(ctx.req), clientAddress: ctx.req.socket?.remoteAddress, trackingId: ctx.trackingId, body,
+      idScope: p.idScope!, registrationId: p.registrationId!, sas: header(ctx, 'authorization'), clientCertificates: peerCertificateChain(ctx.req.socket as TLSSocket), clientAddress: ctx.req.socket?.remoteAddress, trackingId: ctx.trackingId, body,
     });
     sendJson(ctx.res, 202, result, { 'retry-after': String(ctx.core.deps.settings.retryAfterSeconds) });
   });
@@ -22,7 +23,7 @@ export function addDeviceRoutes(router: Router<HttpContext>): void {
   router.on('GET', '/:idScope/registrations/:registrationId/operations/:operationId', async (ctx, p) => {
     await readJson(ctx.req, ctx.limits.deviceBodyBytes);
     const result = await ctx.core.getOperationStatus({
-      idScope: p.idScope!, registrationId: p.registrationId!, operationId: p.operationId!, sas: header(ctx, 'authorization'), clientCertificates: clientCertificateChain(ctx.req), trackingId: ctx.trackingId,
+      idScope: p.idScope!, registrationId: p.registrationId!, operationId: p.operationId!, sas: header(ctx, 'authorization'), clientCertificates: peerCertificateChain(ctx.req.socket as TLSSocket), trackingId: ctx.trackingId,
     });
     sendJson(ctx.res, 200, result);
   });
@@ -31,7 +32,7 @@ export function addDeviceRoutes(router: Router<HttpContext>): void {
   router.on('POST', '/:idScope/registrations/:registrationId', async (ctx, p) => {
     await readJson(ctx.req, ctx.limits.deviceBodyBytes);
     const result = await ctx.core.getDeviceRegistrationStatus({
-      idScope: p.idScope!, registrationId: p.registrationId!, sas: header(ctx, 'authorization'), clientCertificates: clientCertificateChain(ctx.req), trackingId: ctx.trackingId,
+      idScope: p.idScope!, registrationId: p.registrationId!, sas: header(ctx, 'authorization'), clientCertificates: peerCertificateChain(ctx.req.socket as TLSSocket), trackingId: ctx.trackingId,
     });
     sendJson(ctx.res, 200, result);
   });

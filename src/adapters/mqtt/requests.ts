@@ -40,7 +40,7 @@ async function run(request: RequestTopic, payload: Buffer, ctx: RequestContext):
   const retryAfter = ctx.core.deps.settings.retryAfterSeconds;
   if (request.op === 'register') {
     const body = parsePayload(payload, ctx.maxPayloadBytes);
-    return statusResponse(await ctx.core.registerDevice({ idScope, registrationId, sas, clientCertificates, transport: 'mqtt', trackingId: ctx.trackingId, body }), retryAfter);
+    return statusResponse(await ctx.core.registerDevice({ idScope, registrationId, sas, clientCertificates, clientAddress, transport: 'mqtt', trackingId: ctx.trackingId, body }), retryAfter);
   }
   if (!request.operationId) throw new DpsError('InvalidField', "The request topic needs an 'operationId' parameter.");
   return statusResponse(await ctx.core.getOperationStatus({ idScope, registrationId, sas, clientCertificates, transport: 'mqtt', trackingId: ctx.trackingId, operationId: request.operationId }), retryAfter);

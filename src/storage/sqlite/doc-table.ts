@@ -8,7 +8,7 @@ interface Row { doc: string; etag: string | null }
 export class SqliteDocTable<T> implements DocTable<T> {
   private readonly q;
 
-  constructor(private readonly db: Database.Database, table: string) {
+  constructor(db: Database.Database, table: string) {
     this.q = {
       get: db.prepare(`SELECT doc, etag FROM ${table} WHERE scope = ? AND key = ?`),
       upsert: db.prepare(`INSERT INTO ${table} (scope, key, etag, idx, doc) VALUES (?, ?, ?, ?, ?)
