@@ -20,6 +20,11 @@ export interface CoreSettings {
   maxLinkedHubs: number;
   /** This node's location for geoLatency; overrides the instance's `geoLatency.nodeLocation`. */
   nodeLocation?: string;
+  /**
+   * How long an attempt owns a registration record it claimed (`assigning`, registration/claim.ts), in seconds. Longer
+   * than a registration takes (webhook and hub calls); a claim of a node that stopped mid-attempt is taken over after it.
+   */
+  registrationLeaseSeconds: number;
   /** How long a TPM challenge (and the SAS signed with its key) is accepted, in seconds (default 300). */
   tpmChallengeTtlSeconds?: number;
 }
@@ -33,6 +38,7 @@ export const defaultCoreSettings: CoreSettings = {
   throttle: defaultThrottleSettings,
   webhookTimeoutMs: 10_000,
   maxLinkedHubs: 50,
+  registrationLeaseSeconds: 60,
 };
 
 export interface CoreDeps {

@@ -102,6 +102,11 @@ export interface RegistrationRecord {
   attestationType: AttestationMechanism['type'];
   /** x509 certificate info of the device certificate, when X.509. */
   x509?: { certificateInfo?: X509CertificateInfo; signingCertificateInfo?: X509CertificateInfo };
+  /**
+   * While `status` is `assigning`: until when the attempt that claimed the record owns it (ISO). A claim whose lease
+   * ran out (its node stopped mid-attempt) may be taken over. Internal: never on the wire.
+   */
+  leaseExpiresUtc?: string;
 }
 
 /** An asynchronous registration operation, pollable by operationId. */
@@ -112,6 +117,12 @@ export interface OperationRecord {
   status: 'assigning' | 'assigned' | 'failed';
   createdAt: string;
   updatedAt: string;
+  /**
+   * The registration record this attempt wrote (assigned or failed): the operation answers from it, so its answer is
+   * one consistent record whatever happens to the registration later. Absent while the attempt waits for another
+   * attempt of the same device (`assigning`): the operation then answers from the current record.
+   */
+  result?: RegistrationRecord;
 }
 
 export interface AccessPolicy {
@@ -129,6 +140,11 @@ export interface ServiceInstance {
   allocationPolicy: AllocationPolicy;
   policies: AccessPolicy[];
   createdAt: string;
+  /**
+   * SHA-256 fingerprint (hex) of the CA that issued every node's server certificates. Nodes on one store must share
+   * it: node A's hub connector verifies node B's built-in hub with it (setup/service-instance.ts checks at start).
+   */
+  caFingerprint?: string;
   /** How the geoLatency policy learns where devices are (OpenDPS; docs/allocation.md). */
   geoLatency?: GeoLatencySettings;
 }

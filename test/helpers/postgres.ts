@@ -40,3 +40,20 @@ export async function freshPostgresStore(): Promise<Store> {
     },
   };
 }
+
+/** Two stores on one fresh schema, as two nodes would open it; closing the second drops the schema. */
+export async function postgresStorePair(): Promise<[Store, Store]> {
+  const schema = `opendps_t${process.pid}_${Date.now() % 1_000_000}_${counter++}`;
+  const url = `${POSTGRES_URL}?schema=${schema}`;
+  const a = createPostgresStore({ url, poolSize: 4 });
+  const b = createPostgresStore({ url, poolSize: 4 });
+  return [a, {
+    ...b,
+    async close() {
+      await b.close();
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      try { await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`); } finally { await admin.end(); }
+    },
+  }];
+}

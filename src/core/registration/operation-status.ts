@@ -7,6 +7,7 @@ import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { RegistrationRecord } from '../model.js';
 import { authenticate } from './authenticate.js';
+import { effectiveRecord, statusOfRecord } from './claim.js';
 import type { Attested, DeviceRegistrationResult, DeviceRequest, RegistrationOperationStatus } from './types.js';
 
 export function toDeviceResult(record: RegistrationRecord, attested: Attested | undefined): DeviceRegistrationResult {
@@ -33,9 +34,14 @@ export async function getOperationStatus(deps: CoreDeps, req: DeviceRequest & { 
   if (!op || op.idScope !== attested.instance.idScope || op.registrationId.toLowerCase() !== req.registrationId.toLowerCase()) {
     throw new DpsError('OperationNotFound');
   }
-  const record = await deps.store.registrations.get(attested.instance.idScope, req.registrationId);
-  if (!record) throw new DpsError('OperationNotFound', 'The registration of this operation no longer exists.');
-  const status = op.status === 'assigned' ? 'assigned' : 'failed';
+  // the attempt finished: it answers from the record it wrote, one consistent record (registration/claim.ts)
+  if (op.result && op.status !== 'assigning') return { operationId: op.operationId, status: op.status, registrationState: toDeviceResult(op.result, attested) };
+  // the attempt followed another one of the same device (or predates recorded results): answer from the record now
+  const stored = await deps.store.registrations.get(attested.instance.idScope, req.registrationId);
+  if (!stored) throw new DpsError('OperationNotFound', 'The registration of this operation no longer exists.');
+  const record = effectiveRecord(stored, deps.clock.now());
+  const status = statusOfRecord(record);
+  if (status === 'assigning') return { operationId: op.operationId, status };
   return { operationId: op.operationId, status, registrationState: toDeviceResult(record, attested) };
 }
 
@@ -43,5 +49,5 @@ export async function getDeviceRegistrationStatus(deps: CoreDeps, req: DeviceReq
   const attested = await authenticate(deps, req);
   const record = await deps.store.registrations.get(attested.instance.idScope, req.registrationId);
   if (!record) throw new DpsError('RegistrationNotFound');
-  return toDeviceResult(record, attested);
+  return toDeviceResult(effectiveRecord(record, deps.clock.now()), attested);
 }

@@ -1,10 +1,16 @@
 /**
  * @module core/registration/register-device
  * DPS: Runtime Registration - Register Device (PUT .../register, 202 + operationId).
- * Named steps: authenticate → check enabled → allocate hub (allocation/allocate.ts, by reprovision and allocation
- * policy) → plan the twin (reprovision.ts) → provision hub device and twin → persist registration record → retire
- * the previous hub's device after a move → record operation. Every attempt ends in a registration record or a clear
- * DpsError.
+ * Named steps: authenticate → check enabled → claim the record (`assigning`, claim.ts) → allocate hub
+ * (allocation/allocate.ts, by reprovision and allocation policy) → plan the twin (reprovision.ts) → provision hub
+ * device and twin → record the assignment → retire the previous hub's device after a move → record operation. Every
+ * attempt ends in a registration record or a clear DpsError.
+ *
+ * Several nodes on one store, or a device retrying while its first attempt still runs: every write of the
+ * registration record is a compare-and-set against the record the attempt decided from (the claim against what was
+ * read; the assignment or failure against the claim), so an attempt never overwrites a record written after it
+ * decided, and only the claim's holder does hub work. The operation keeps the record its attempt wrote, so what a
+ * device is told comes from one consistent record.
  */
 import { allocate } from '../allocation/allocate.js';
 import type { CoreDeps } from '../deps.js';
@@ -12,7 +18,9 @@ import { DpsError } from '../errors.js';
 import { newEtag } from '../enrollment/etag.js';
 import type { LinkedHub, OperationRecord, RegistrationRecord } from '../model.js';
 import type { Logger } from '../ports.js';
+import { sameHost } from '../allocation/static.js';
 import { authenticate, isEnabled } from './authenticate.js';
+import { isClaimLive } from './claim.js';
 import { deviceIdFor, provisionHubDevice, undoCreate, type HubPlacement } from './provision-hub-device.js';
 import {
   currentAssignment, planTwin, reprovisionMode, retireOldDevice, substatusFor, twinOf, twinToMigrate,
@@ -50,11 +58,12 @@ function baseRecord(deps: CoreDeps, attested: Attested, previous: RegistrationRe
   };
 }
 
-async function recordOperation(deps: CoreDeps, req: RegisterRequest, status: OperationRecord['status']): Promise<OperationRecord> {
+/** The operation the device polls; `result` is the record this attempt wrote (absent: it follows the record). */
+async function recordOperation(deps: CoreDeps, req: RegisterRequest, status: OperationRecord['status'], result?: RegistrationRecord): Promise<OperationRecord> {
   const now = deps.clock.now().toISOString();
   const op: OperationRecord = {
     operationId: `${req.registrationId.length > 40 ? '' : req.registrationId + '.'}${deps.ids.uuid()}`.slice(0, 200),
-    idScope: req.idScope, registrationId: req.registrationId, status, createdAt: now, updatedAt: now,
+    idScope: req.idScope, registrationId: req.registrationId, status, createdAt: now, updatedAt: now, ...(result ? { result } : {}),
   };
   await deps.store.operations.put(op);
   return op;
@@ -105,19 +114,30 @@ async function assign(deps: CoreDeps, req: RegisterRequest, attested: Attested, 
 }
 
 /**
- * Two registrations of one device raced and the other one recorded first. Its assignment stands; a device this
- * attempt created is deleted only when the winning record points elsewhere. The device gets the recorded outcome.
+ * The attempt lost its claim (its lease ran out and another attempt took the record over, or an operator deleted the
+ * record): the record as it stands wins. A device this attempt created is deleted only when the record points
+ * elsewhere. The device gets an operation that follows the record.
  */
-async function yieldToConcurrentRegistration(
-  deps: CoreDeps, req: RegisterRequest, placement: HubPlacement, createdHere: HubPlacement | undefined, log: Logger,
+async function yieldToRecord(
+  deps: CoreDeps, req: RegisterRequest, placement: HubPlacement | undefined, createdHere: HubPlacement | undefined, log: Logger,
 ): Promise<RegistrationOperationStatus> {
   const latest = await deps.store.registrations.get(req.idScope, req.registrationId);
-  const samePlace = latest?.assignedHub?.toLowerCase() === placement.hub.hostName.toLowerCase() && latest?.deviceId === placement.deviceId;
+  const samePlace = !!placement && sameHost(latest?.assignedHub ?? '', placement.hub.hostName) && latest?.deviceId === placement.deviceId;
   if (createdHere && !samePlace) await undoCreate(deps, createdHere);
-  if (!latest || latest.status !== 'assigned') throw new DpsError('PreconditionFailed', 'Another registration of this device is in progress; retry.');
-  const op = await recordOperation(deps, req, 'assigned');
-  log.info('concurrent registration: the first recorded assignment stands', { hub: latest.assignedHub, deviceId: latest.deviceId, operationId: op.operationId });
+  return followRecord(deps, req, log, 'another attempt of this device owns the registration record; the operation follows it');
+}
+
+/** Another attempt of this device is running (or won): answer with an operation that follows the record. */
+async function followRecord(deps: CoreDeps, req: RegisterRequest, log: Logger, why: string): Promise<RegistrationOperationStatus> {
+  const op = await recordOperation(deps, req, 'assigning');
+  log.info(why, { operationId: op.operationId });
   return { operationId: op.operationId, status: 'assigning' };
+}
+
+/** Gives the claim back (compare-and-set on the claim): the record is again what the attempt found. */
+async function releaseClaim(deps: CoreDeps, idScope: string, claim: RegistrationRecord, previous: RegistrationRecord | undefined): Promise<void> {
+  if (previous) await deps.store.registrations.put(idScope, previous, claim.etag);
+  else await deps.store.registrations.delete(idScope, claim.registrationId, claim.etag);
 }
 
 export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Promise<RegistrationOperationStatus> {
@@ -126,9 +146,10 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
   const attested = await authenticate(deps, req);
   const idScope = attested.instance.idScope;
   const previous = await deps.store.registrations.get(idScope, req.registrationId);
+  if (isClaimLive(previous, deps.clock.now())) return followRecord(deps, req, log, 'registration in progress on another attempt; the operation follows it');
   const record = baseRecord(deps, attested, previous);
   const current = currentAssignment(previous);
-  // a record that is disabled or failed keeps the device's last assignment: it is still on that hub
+  // a record that is disabled, failed or claimed keeps the device's last assignment: it is still on that hub
   const kept = current ? { assignedHub: current.hostName, deviceId: current.deviceId } : {};
 
   if (!isEnabled(attested)) {
@@ -137,16 +158,24 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
     throw new DpsError('Disabled');
   }
 
+  // claim: compare-and-set against the record this attempt decided from; losing means another attempt runs
+  const lease = new Date(deps.clock.now().getTime() + deps.settings.registrationLeaseSeconds * 1000).toISOString();
+  const claim: RegistrationRecord = { ...record, ...kept, status: 'assigning', etag: newEtag(deps.ids.uuid()), leaseExpiresUtc: lease };
+  if (!(await deps.store.registrations.put(idScope, claim, previous ? previous.etag : null))) {
+    return followRecord(deps, req, log, 'concurrent registration of this device claimed the record first; the operation follows it');
+  }
+
   let createdHere: HubPlacement | undefined;
+  let placement: HubPlacement | undefined;
   try {
     const done = await assign(deps, req, attested, record, { previous, current, payload, log, onCreated: (p) => { createdHere = p; } });
-    if (!(await deps.store.registrations.put(idScope, done.record, previous ? previous.etag : null))) {
-      // another request (another node) registered this device at the same time and recorded first: its record wins
-      return await yieldToConcurrentRegistration(deps, req, done.placement, createdHere, log);
-    }
+    placement = done.placement;
+    // compare-and-set on the claim: fails only when the lease ran out and another attempt took over
+    if (!(await deps.store.registrations.put(idScope, done.record, claim.etag))) return await yieldToRecord(deps, req, placement, createdHere, log);
     createdHere = undefined; // the record now owns the device
+    // idempotent: deleting the old identity again, or one already gone, changes nothing
     if (done.moved && current) await retireOldDevice(deps, done.linkedHubs, current, log);
-    const op = await recordOperation(deps, req, 'assigned');
+    const op = await recordOperation(deps, req, 'assigned', done.record);
     log.info('device assigned', {
       hub: done.placement.hub.hostName, deviceId: done.placement.deviceId, substatus: done.record.substatus, operationId: op.operationId,
       ...(done.moved && current ? { previousHub: current.hostName } : {}),
@@ -155,13 +184,14 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
   } catch (err) {
     if (createdHere) await undoCreate(deps, createdHere);
     if (!DpsError.is(err) || err.status < 500) {
+      await releaseClaim(deps, idScope, claim, previous);
       if (!DpsError.is(err)) log.error('registration failed unexpectedly', { error: (err as Error).message });
       throw err;
     }
     const failed: RegistrationRecord = { ...record, ...kept, status: 'failed', errorCode: err.errorCode, errorMessage: err.message };
-    const latest = await deps.store.registrations.get(idScope, req.registrationId);
-    await deps.store.registrations.put(idScope, failed, latest ? latest.etag : null);
-    const op = await recordOperation(deps, req, 'failed');
+    // the failure is recorded only over this attempt's own claim: it never erases a record written after the claim
+    if (!(await deps.store.registrations.put(idScope, failed, claim.etag))) return await yieldToRecord(deps, req, undefined, undefined, log);
+    const op = await recordOperation(deps, req, 'failed', failed);
     log.warn('registration failed', { errorCode: err.errorCode, error: err.message, operationId: op.operationId });
     return { operationId: op.operationId, status: 'assigning' };
   }

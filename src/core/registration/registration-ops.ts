@@ -9,18 +9,20 @@ import { etagMatches } from '../enrollment/etag.js';
 import { checkQuerySpec, clampPageSize } from '../enrollment/enrollment-ops.js';
 import type { RegistrationRecord } from '../model.js';
 import type { Page } from '../ports.js';
+import { effectiveRecord } from './claim.js';
 
 /** DeviceRegistrationState (service API shape). */
 export function toServiceState(r: RegistrationRecord): Record<string, unknown> {
-  const { attestationType: _a, enrollmentGroupId: _g, x509: _x, ...rest } = r;
+  const { attestationType: _a, enrollmentGroupId: _g, x509: _x, leaseExpiresUtc: _l, ...rest } = r;
   return rest;
 }
 
 export function createRegistrationOps(deps: CoreDeps) {
+  // a claim whose node stopped mid-attempt reads as an interrupted, failed registration (claim.ts)
   async function get(idScope: string, registrationId: string): Promise<RegistrationRecord> {
     const r = await deps.store.registrations.get(idScope, registrationId);
     if (!r) throw new DpsError('RegistrationNotFound');
-    return r;
+    return effectiveRecord(r, deps.clock.now());
   }
   async function remove(idScope: string, registrationId: string, ifMatch: string | undefined): Promise<void> {
     const r = await get(idScope, registrationId);
@@ -30,7 +32,9 @@ export function createRegistrationOps(deps: CoreDeps) {
   async function queryByGroup(idScope: string, groupId: string, spec: unknown, pageSize: number | undefined, token: string | undefined): Promise<Page<RegistrationRecord>> {
     checkQuerySpec(spec);
     if (!(await deps.store.groups.get(idScope, groupId))) throw new DpsError('GroupNotFound');
-    return deps.store.registrations.listByGroup(idScope, groupId, { pageSize: clampPageSize(deps, pageSize), continuationToken: token });
+    const page = await deps.store.registrations.listByGroup(idScope, groupId, { pageSize: clampPageSize(deps, pageSize), continuationToken: token });
+    const now = deps.clock.now();
+    return { ...page, items: page.items.map((r) => effectiveRecord(r, now)) };
   }
   return { get, remove, queryByGroup };
 }
