@@ -5,7 +5,7 @@
  * TLS, MQTT and AMQP over WebSockets) → connection.json.
  * Nothing else imports across layers.
  */
-import { constants as tlsConstants } from 'node:crypto';
+import { constants as tlsConstants, X509Certificate } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as NetServer } from 'node:net';
@@ -55,11 +55,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** PostgreSQL may be shared by several nodes; SQLite and memory stores belong to one node. */
+function isSharedStore(config: Config): boolean {
+  return /^postgres(ql)?:\/\//.test(config.store);
+}
+
 /** The provisioning store per --store; built-in hubs keep their registries in this node's data directory. */
 function openStores(config: Config): { store: Store; hubStore: HubStore } {
   if (config.store.startsWith('memory:')) return { store: createMemoryStore(), hubStore: createMemoryHubStore() };
   const hubStore = createSqliteHubStore({ path: join(config.dataDir, 'hubs.sqlite') });
-  if (/^postgres(ql)?:\/\//.test(config.store)) return { store: createPostgresStore({ url: config.store }), hubStore };
+  if (isSharedStore(config)) return { store: createPostgresStore({ url: config.store }), hubStore };
   return { store: createSqliteStore(config.store.slice('sqlite:'.length)), hubStore };
 }
 
@@ -86,7 +91,10 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     cleanups.push(() => hubStore.close());
 
     // 3. the provisioning service instance (ID scope, access policy)
-    const instance = await ensureServiceInstance(store, { hostName: config.dps.hostName, allocationPolicy: config.allocationPolicy });
+    const instance = await ensureServiceInstance(store, {
+      hostName: config.dps.hostName, allocationPolicy: config.allocationPolicy,
+      ca: { fingerprint: new X509Certificate(ca.certPem).fingerprint256, file: ca.certFile }, sharedStore: isSharedStore(config),
+    });
 
     // 4. built-in hubs, each on its own HTTPS endpoint, linked to the instance
     const hubs = new Map<string, Hub>();
@@ -123,7 +131,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     cleanups.push(async () => rest.close?.());
     const core = createCore({
       store, hubs: createCorePortConnector(rest), clock, logger, ids: cryptoIds, webhooks: createHttpWebhookClient({ ca: ca.certPem }),
-      settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle, nodeLocation: config.location },
+      settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle, nodeLocation: config.location,
+        registrationLeaseSeconds: config.registrationLeaseSeconds },
     });
 
     // 6. the DPS endpoint: device API and service API over HTTPS

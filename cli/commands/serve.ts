@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type RawOptions } from '../../src/config/config.js';
 import { ListenError } from '../../src/setup/listen.js';
+import { SetupError } from '../../src/setup/service-instance.js';
 import { startServer } from '../../src/server.js';
 
 export const SERVE_HELP = `Usage: opendps serve [options]
@@ -28,6 +29,8 @@ Options (each also settable as an OPENDPS_* environment variable, or in a JSON f
   --throttle-registrations N  Registrations per minute per ID scope, 0 = off (Azure S1: 1000)   (default 1000)
   --throttle-polls N    Status requests per device per 10 s, 0 = off (as Azure)                (default 5)
   --location NAME       Where this node is, for geoLatency allocation (e.g. westeurope)
+  --registration-lease SEC  How long one registration attempt owns the device's record; a node that stops
+                        mid-registration blocks that device at most this long                    (default 60)
   --log-level LEVEL     debug | info | warn | error                                             (default info)
   --config FILE         JSON config file (keys as in the Config type: dataDir, dps, hubs, tls, ...)
 
@@ -52,7 +55,7 @@ export async function runServe(args: string[]): Promise<number> {
       options: {
         'data-dir': { type: 'string' }, store: { type: 'string' }, 'dps-host': { type: 'string' }, 'dps-bind': { type: 'string' },
         'dps-port': { type: 'string' }, 'dps-mqtt-port': { type: 'string' }, 'dps-amqp-port': { type: 'string' }, 'hub-mqtt-port': { type: 'string' }, hubs: { type: 'string' }, 'hub-hosts': { type: 'string' }, 'hub-port': { type: 'string' },
-        'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' }, 'retry-after': { type: 'string' }, 'throttle-registrations': { type: 'string' }, 'throttle-polls': { type: 'string' }, location: { type: 'string' }, 'log-level': { type: 'string' },
+        'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' }, 'retry-after': { type: 'string' }, 'throttle-registrations': { type: 'string' }, 'throttle-polls': { type: 'string' }, location: { type: 'string' }, 'registration-lease': { type: 'string' }, 'log-level': { type: 'string' },
         config: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -66,7 +69,7 @@ export async function runServe(args: string[]): Promise<number> {
     dataDir: values['data-dir'] as string, store: values.store as string, dpsHost: values['dps-host'] as string,
     dpsBind: values['dps-bind'] as string, dpsPort: values['dps-port'] as string, dpsMqttPort: values['dps-mqtt-port'] as string, dpsAmqpPort: values['dps-amqp-port'] as string, hubMqttPort: values['hub-mqtt-port'] as string, hubs: values.hubs as string,
     hubHosts: values['hub-hosts'] as string, hubPort: values['hub-port'] as string, caCert: values['ca-cert'] as string,
-    caKey: values['ca-key'] as string, retryAfter: values['retry-after'] as string, throttleRegistrations: values['throttle-registrations'] as string, throttlePolls: values['throttle-polls'] as string, location: values.location as string, logLevel: values['log-level'] as string,
+    caKey: values['ca-key'] as string, retryAfter: values['retry-after'] as string, throttleRegistrations: values['throttle-registrations'] as string, throttlePolls: values['throttle-polls'] as string, location: values.location as string, registrationLease: values['registration-lease'] as string, logLevel: values['log-level'] as string,
     config: values.config as string,
   };
   try {
@@ -94,7 +97,7 @@ export async function runServe(args: string[]): Promise<number> {
     process.once('SIGTERM', () => void stop('SIGTERM'));
     return 0;
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof ListenError) {
+    if (err instanceof ConfigError || err instanceof ListenError || err instanceof SetupError) {
       process.stderr.write(`opendps serve: ${err.message}\n`);
       return 1;
     }

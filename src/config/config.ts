@@ -39,6 +39,8 @@ export const configSchema = z.object({
     devicePollsPerWindow: z.number().int().min(0),
     devicePollWindowSeconds: z.number().int().min(1),
   }),
+  /** How long a registration attempt owns the device's record (core/registration/claim.ts); see the README's scale-out section. */
+  registrationLeaseSeconds: z.number().int().min(1).max(3600),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -64,6 +66,7 @@ export interface RawOptions {
   throttleRegistrations?: string;
   location?: string;
   throttlePolls?: string;
+  registrationLease?: string;
 }
 
 const ENV: Record<keyof RawOptions, string> = {
@@ -72,6 +75,7 @@ const ENV: Record<keyof RawOptions, string> = {
   hubs: 'OPENDPS_HUBS', hubHosts: 'OPENDPS_HUB_HOSTS', hubPort: 'OPENDPS_HUB_PORT', hubMqttPort: 'OPENDPS_HUB_MQTT_PORT',
   caCert: 'OPENDPS_CA_CERT', caKey: 'OPENDPS_CA_KEY', retryAfter: 'OPENDPS_RETRY_AFTER',
   throttleRegistrations: 'OPENDPS_THROTTLE_REGISTRATIONS', location: 'OPENDPS_LOCATION', throttlePolls: 'OPENDPS_THROTTLE_POLLS',
+  registrationLease: 'OPENDPS_REGISTRATION_LEASE',
 };
 
 export class ConfigError extends Error {
@@ -135,6 +139,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       devicePollsPerWindow: num('throttlePolls', pick('throttlePolls')) ?? fromFile.throttle?.devicePollsPerWindow ?? 5,
       devicePollWindowSeconds: fromFile.throttle?.devicePollWindowSeconds ?? 10,
     },
+    registrationLeaseSeconds: num('registrationLeaseSeconds', pick('registrationLease')) ?? fromFile.registrationLeaseSeconds ?? 60,
   };
   const parsed = configSchema.safeParse(candidate);
   if (!parsed.success) {

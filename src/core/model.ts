@@ -145,6 +145,8 @@ export interface ServiceInstance {
    * it: node A's hub connector verifies node B's built-in hub with it (setup/service-instance.ts checks at start).
    */
   caFingerprint?: string;
+  /** Compare-and-set version of the instance record (internal). */
+  etag?: string;
   /** How the geoLatency policy learns where devices are (OpenDPS; docs/allocation.md). */
   geoLatency?: GeoLatencySettings;
 }
@@ -170,6 +172,8 @@ export interface LinkedHub {
   address?: string;
   /** Optional port of the hub's REST API (default 443). */
   port?: number;
+  /** Compare-and-set version of the link (internal; never in the API's view). */
+  etag?: string;
 }
 
 /** A CA certificate uploaded to the service instance; groups may reference it once it is verified. */

@@ -62,7 +62,8 @@ export interface OperationStore {
 
 export interface LinkedHubStore {
   list(idScope: string): Promise<LinkedHub[]>;
-  put(idScope: string, hub: LinkedHub): Promise<void>;
+  /** Compare-and-set on the hub's `etag` (see WriteCondition); returns false when the condition fails. */
+  put(idScope: string, hub: LinkedHub, condition?: WriteCondition): Promise<boolean>;
   delete(idScope: string, hostName: string): Promise<boolean>;
 }
 

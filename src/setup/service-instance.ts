@@ -10,17 +10,52 @@ import { cryptoIds, newIdScope } from '../common/ids.js';
 export const INSTANCE_NAME = 'opendps';
 export const SERVICE_POLICY = 'provisioningserviceowner';
 
-export async function ensureServiceInstance(store: Store, opts: { hostName: string; allocationPolicy: ServiceInstance['allocationPolicy'] }): Promise<ServiceInstance> {
-  const existing = await store.instances.get(INSTANCE_NAME);
-  if (existing) {
-    if (existing.hostName !== opts.hostName) {
-      const updated = { ...existing, hostName: opts.hostName };
-      await store.instances.put(updated);
-      return updated;
-    }
-    return existing;
+/** A start-up refusal whose message says what is wrong and how to fix it (printed without a stack trace). */
+export class SetupError extends Error {
+  override readonly name = 'SetupError';
+}
+
+export interface InstanceOptions {
+  hostName: string;
+  allocationPolicy: ServiceInstance['allocationPolicy'];
+  /** SHA-256 fingerprint of this node's CA, and where it came from (for the message). */
+  ca: { fingerprint: string; file: string };
+  /** True when other nodes may share the store (PostgreSQL): then they must share the CA too. */
+  sharedStore: boolean;
+}
+
+/**
+ * Nodes on one store verify each other's built-in hubs with their own CA, so they must share it. The first node
+ * records its CA's fingerprint in the instance; a node with another CA on a shared store refuses to start. A store of
+ * one node's own (SQLite, memory) just follows that node's CA.
+ */
+function checkCa(existing: ServiceInstance, opts: InstanceOptions): void {
+  if (!opts.sharedStore || !existing.caFingerprint || existing.caFingerprint === opts.ca.fingerprint) return;
+  throw new SetupError(
+    `this node's CA (${opts.ca.file}, SHA-256 ${opts.ca.fingerprint}) is not the CA of the other nodes on this store `
+    + `(SHA-256 ${existing.caFingerprint}). Nodes on one store must share one CA, or they cannot verify each other's built-in hubs. `
+    + `Copy tls/ca.pem and tls/ca.key.pem from the data directory of the first node into this node's data directory `
+    + `(or start every node with --ca-cert FILE --ca-key FILE), then start this node again.`,
+  );
+}
+
+export async function ensureServiceInstance(store: Store, opts: InstanceOptions): Promise<ServiceInstance> {
+  for (;;) {
+    const existing = await store.instances.get(INSTANCE_NAME);
+    if (!existing) return createInstance(store, opts);
+    checkCa(existing, opts);
+    if (existing.hostName === opts.hostName && existing.caFingerprint === opts.ca.fingerprint) return existing;
+    // the host name follows the configuration; the CA fingerprint is recorded once (or follows a lone node). Compare-
+    // and-set, so a concurrent settings update is never undone; on a conflict, read again and decide again.
+    const updated: ServiceInstance = { ...existing, hostName: opts.hostName, caFingerprint: opts.ca.fingerprint, etag: cryptoIds.uuid() };
+    if (await store.instances.put(updated, existing.etag ?? '*')) return updated;
   }
+}
+
+async function createInstance(store: Store, opts: InstanceOptions): Promise<ServiceInstance> {
   const instance: ServiceInstance = {
+    caFingerprint: opts.ca.fingerprint,
+    etag: cryptoIds.uuid(),
     name: INSTANCE_NAME,
     idScope: newIdScope(),
     hostName: opts.hostName,
@@ -34,7 +69,11 @@ export async function ensureServiceInstance(store: Store, opts: { hostName: stri
     createdAt: new Date().toISOString(),
   };
   // several nodes may start on one database at once: the first to create the instance wins, the others use it
-  if (!(await store.instances.put(instance, null))) return (await store.instances.get(INSTANCE_NAME))!;
+  if (!(await store.instances.put(instance, null))) {
+    const winner = (await store.instances.get(INSTANCE_NAME))!;
+    checkCa(winner, opts);
+    return winner;
+  }
   return instance;
 }
 

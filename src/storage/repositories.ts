@@ -31,7 +31,7 @@ export function instanceRepo(t: DocTable<ServiceInstance>): ServiceInstanceStore
     get: (name) => t.get(GLOBAL, k(name)),
     getByIdScope: async (idScope) => (await t.listByIndex(GLOBAL, k(idScope)))[0],
     list: () => t.list(GLOBAL, { limit: 1_000_000 }),
-    put: (i, condition) => t.put(GLOBAL, k(i.name), i, null, k(i.idScope), condition),
+    put: (i, condition) => t.put(GLOBAL, k(i.name), i, i.etag ?? null, k(i.idScope), condition),
   };
 }
 
@@ -74,7 +74,7 @@ export function operationRepo(t: DocTable<OperationRecord>, prune: (before: stri
 export function linkedHubRepo(t: DocTable<LinkedHub>): LinkedHubStore {
   return {
     list: (scope) => t.list(scope, { limit: 1_000_000 }),
-    put: async (scope, hub) => { await t.put(scope, k(hub.hostName), hub, null, null, undefined); },
+    put: (scope, hub, condition) => t.put(scope, k(hub.hostName), hub, hub.etag ?? null, null, condition),
     delete: (scope, host) => t.delete(scope, k(host), undefined),
   };
 }

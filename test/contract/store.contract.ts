@@ -106,6 +106,20 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>, 
     assert.equal((await s.linkedHubs.list('scope')).length, 0);
   });
 
+  withStore('linked hubs and the instance: compare-and-set on etag', async (s) => {
+    const hub = { hostName: 'hub2', connectionString: 'c', allocationWeight: 1, applyAllocationPolicy: true, etag: 'e1' };
+    assert.equal(await s.linkedHubs.put('scope', hub, null), true);
+    assert.equal(await s.linkedHubs.put('scope', { ...hub, etag: 'e2' }, null), false, 'exists already');
+    assert.equal(await s.linkedHubs.put('scope', { ...hub, etag: 'e2' }, 'stale'), false);
+    assert.equal(await s.linkedHubs.put('scope', { ...hub, allocationWeight: 3, etag: 'e2' }, 'e1'), true);
+    assert.equal((await s.linkedHubs.list('scope'))[0]!.allocationWeight, 3);
+    const inst = { name: 'cas', idScope: '0ne000CASCA', hostName: 'h', allocationPolicy: 'hashed' as const, policies: [], createdAt: 't', etag: 'v1' };
+    assert.equal(await s.instances.put(inst, null), true);
+    assert.equal(await s.instances.put({ ...inst, hostName: 'x', etag: 'v2' }, 'v0'), false);
+    assert.equal(await s.instances.put({ ...inst, hostName: 'y', etag: 'v2' }, 'v1'), true);
+    assert.equal((await s.instances.get('cas'))!.hostName, 'y');
+  });
+
   withStore('a failed transaction leaves nothing behind', async (s) => {
     await assert.rejects(s.transaction(async () => {
       await s.enrollments.put('scope', enrollment('tx', '"1"'), null);

@@ -1,4 +1,4 @@
-/** A raw HTTPS client for wire-level assertions (the test CA is trusted through NODE_EXTRA_CA_CERTS). */
+/** A raw HTTPS client for wire-level assertions (the test CA is trusted through NODE_EXTRA_CA_CERTS; `ca` adds another). */
 import { request } from 'node:https';
 
 export interface RawResponse {
@@ -8,10 +8,10 @@ export interface RawResponse {
   json: any;
 }
 
-export function rawRequest(host: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer; servername?: string } = {}): Promise<RawResponse> {
+export function rawRequest(host: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer; servername?: string; ca?: string } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const headers = { ...(opts.body !== undefined ? { 'content-length': String(Buffer.byteLength(opts.body)) } : {}), ...opts.headers };
-    const req = request({ host, port: 443, method, path, headers, agent: false, ...(opts.servername ? { servername: opts.servername } : {}) }, (res) => {
+    const req = request({ host, port: 443, method, path, headers, agent: false, ...(opts.servername ? { servername: opts.servername } : {}), ...(opts.ca ? { ca: opts.ca } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {

@@ -15,6 +15,8 @@ export interface ServeHandle {
   stdout: () => string;
   stderr: () => string;
   stop(): Promise<number | null>;
+  /** SIGKILL, as a crash: no shutdown; resolves when the process is gone. */
+  kill(): Promise<void>;
 }
 
 export function testTmpDir(prefix: string): string {
@@ -22,9 +24,10 @@ export function testTmpDir(prefix: string): string {
   return mkdtempSync(join(base, `${prefix}-`));
 }
 
-export function serveArgs(dataDir: string, dpsHost: string, hubHosts: string[], extra: string[] = []): string[] {
+/** `ownCa`: the node creates (or finds) its CA in its data directory, as a user's node does, instead of the test CA. */
+export function serveArgs(dataDir: string, dpsHost: string, hubHosts: string[], extra: string[] = [], opts: { ownCa?: boolean } = {}): string[] {
   const args = ['serve', '--data-dir', dataDir, '--dps-host', dpsHost, '--hub-hosts', hubHosts.join(','), '--retry-after', '0', '--log-level', 'debug'];
-  if (process.env.OPENDPS_TEST_CA_CERT) args.push('--ca-cert', process.env.OPENDPS_TEST_CA_CERT, '--ca-key', process.env.OPENDPS_TEST_CA_KEY!);
+  if (process.env.OPENDPS_TEST_CA_CERT && !opts.ownCa) args.push('--ca-cert', process.env.OPENDPS_TEST_CA_CERT, '--ca-key', process.env.OPENDPS_TEST_CA_KEY!);
   return [...args, ...extra];
 }
 
@@ -51,8 +54,13 @@ export async function startServe(args: string[], opts: { timeoutMs?: number } = 
     connection: JSON.parse(readFileSync(join(dataDir, 'connection.json'), 'utf8')) as ConnectionInfo,
     stdout: () => out,
     stderr: () => err,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
       const code = await exited;

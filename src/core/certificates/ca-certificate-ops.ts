@@ -47,6 +47,7 @@ export function createCaCertificateOps(deps: CoreDeps) {
     return c;
   }
 
+  // every write is a compare-and-set against the certificate its decision was read from (upload, code, proof)
   async function write(idScope: string, next: CaCertificate, previousEtag: string | null): Promise<CaCertificate> {
     if (!(await deps.store.certificates.put(idScope, next, previousEtag))) {
       throw new DpsError('PreconditionFailed', 'The certificate was changed by another request; read it again and retry.');

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { parseCidr } from '../allocation/ip.js';
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
+import { newEtag } from '../enrollment/etag.js';
 import type { AllocationPolicy, GeoLatencySettings, ServiceInstance } from '../model.js';
 
 export interface AllocationSettingsView {
@@ -61,14 +62,18 @@ export function createAllocationSettingsOps(deps: CoreDeps) {
     if (!parsed.success) throw new DpsError('InvalidField', describe(parsed.error));
     const input = parsed.data;
     const instance = await load(instanceName);
-    const next: ServiceInstance = { ...instance };
+    const next: ServiceInstance = { ...instance, etag: newEtag(deps.ids.uuid()) };
     if (input.allocationPolicy) next.allocationPolicy = input.allocationPolicy;
     if (input.geoLatency === null) delete next.geoLatency;
     else if (input.geoLatency) {
       const { nodeLocation, ...rest } = input.geoLatency;
       next.geoLatency = { ...rest, ...(nodeLocation ? { nodeLocation } : {}) };
     }
-    await deps.store.instances.put(next);
+    // compare-and-set against the instance this update read: a concurrent change (another node's start, another
+    // update) is never silently undone
+    if (!(await deps.store.instances.put(next, instance.etag ?? '*'))) {
+      throw new DpsError('PreconditionFailed', 'The allocation settings were changed by another request; read them again and retry.');
+    }
     deps.logger.info('allocation settings updated', { allocationPolicy: next.allocationPolicy, networks: next.geoLatency?.networks?.length ?? 0 });
     return view(next);
   }

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { parseConnectionString } from '../../common/sas.js';
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
+import { newEtag } from '../enrollment/etag.js';
 import type { LinkedHub } from '../model.js';
 
 /** A linked hub as the service API shows it: the same fields, with the key in `connectionString` masked. */
@@ -112,6 +113,7 @@ export function createLinkedHubOps(deps: CoreDeps) {
       throw new DpsError('InvalidField', `At most ${deps.settings.maxLinkedHubs} hubs can be linked to one instance.`);
     }
     const next: LinkedHub = {
+      etag: newEtag(deps.ids.uuid()),
       hostName: existing?.hostName ?? hostName,
       connectionString: cs ?? existing!.connectionString,
       allocationWeight: input.allocationWeight ?? existing?.allocationWeight ?? 1,
@@ -124,7 +126,11 @@ export function createLinkedHubOps(deps: CoreDeps) {
     optional('location');
     optional('address');
     optional('port');
-    await deps.store.linkedHubs.put(idScope, next);
+    // compare-and-set against the link this update read (a link written before etags were kept matches '*'); the
+    // maxLinkedHubs count is checked on a read and may be passed by one when two new hubs are linked at once
+    if (!(await deps.store.linkedHubs.put(idScope, next, existing ? existing.etag ?? '*' : null))) {
+      throw new DpsError('PreconditionFailed', 'The linked hub was changed by another request; read it again and retry.');
+    }
     deps.logger.info(existing ? 'linked hub updated' : 'hub linked', { hub: next.hostName, allocationWeight: next.allocationWeight, applyAllocationPolicy: next.applyAllocationPolicy, location: next.location });
     return { hub: toView(next), created: !existing };
   }

@@ -117,7 +117,8 @@ export async function issueTpmChallenge(deps: CoreDeps, instance: ServiceInstanc
       registrationId: req.registrationId, ekDigest: ekDigest(ek), storageRootKey: srk.bytes.toString('base64'), key: key.toString('base64'),
       createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttl * 1000).toISOString(), etag: newEtag(deps.ids.uuid()),
     };
-    await deps.store.tpmChallenges.put(instance.idScope, challenge, undefined); // the latest challenge replaces any other
+    // unconditional by design: the latest challenge replaces any other (a device that asks again starts over)
+    await deps.store.tpmChallenges.put(instance.idScope, challenge, undefined);
     log.info('TPM challenge issued');
   } else {
     // the same answer as for an enrolled device; only the log says why no key was kept
@@ -169,6 +170,7 @@ export async function authenticateTpmSas(deps: CoreDeps, instance: ServiceInstan
     ...challenge, etag: newEtag(deps.ids.uuid()),
     result: { hubKey: hubKey.toString('base64'), authenticationKey, usedAt: now.toISOString() },
   };
+  // compare-and-set: a challenge is used once, and never after a newer one replaced it
   if (!(await deps.store.tpmChallenges.put(instance.idScope, used, challenge.etag))) {
     throw unauthorized('this TPM challenge was already used or replaced; request a new one');
   }
