@@ -1,7 +1,7 @@
 /**
  * @module server
- * The composition root: config → logger → TLS material → store → service instance → built-in hubs (store, core,
- * HTTPS and MQTT endpoints) → linked hubs → hub connector → provisioning core → DPS endpoints (HTTPS, MQTT and AMQP over
+ * The composition root: config → logger → TLS material → store → service instance → hub connector and provisioning
+ * core → built-in hubs (hub core, HTTPS and MQTT endpoints, linked through the core) → DPS endpoints (HTTPS, MQTT and AMQP over
  * TLS, MQTT and AMQP over WebSockets) → connection.json.
  * Nothing else imports across layers.
  */
@@ -19,7 +19,6 @@ import { cryptoIds } from './common/ids.js';
 import { createJsonLogger, type Logger } from './common/logger.js';
 import type { Config } from './config/config.js';
 import { defaultCoreSettings } from './core/deps.js';
-import type { LinkedHub } from './core/model.js';
 import { createCore, type Core } from './core/operations.js';
 import type { Store } from './core/ports.js';
 import { createHub, type Hub } from './hub/hub.js';
@@ -96,7 +95,17 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       ca: { fingerprint: new X509Certificate(ca.certPem).fingerprint256, file: ca.certFile }, sharedStore: isSharedStore(config),
     });
 
-    // 4. built-in hubs, each on its own HTTPS endpoint, linked to the instance
+    // 4. the provisioning core, reaching hubs through their REST API
+    const rest = createIotHubRestConnector({ ca: ca.certPem, logger, clock });
+    cleanups.push(async () => rest.close?.());
+    const core = createCore({
+      store, hubs: createCorePortConnector(rest), clock, logger, ids: cryptoIds, webhooks: createHttpWebhookClient({ ca: ca.certPem }),
+      settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle, nodeLocation: config.location,
+        registrationLeaseSeconds: config.registrationLeaseSeconds },
+    });
+
+    // 5. built-in hubs, each on its own HTTPS endpoint, linked to the instance through the core's linked-hub
+    //    operation (its checks apply; weight, apply flag and location an operator set survive restarts)
     const hubs = new Map<string, Hub>();
     const hubInfo: ConnectionInfo['hubs'] = [];
     for (const h of config.hubs) {
@@ -118,22 +127,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       servers.push(mqttServer);
       const connectionString = hubConnectionString(h.hostName, state);
       hubInfo.push({ name: h.name, hostName: h.hostName, connectionString });
-      const linked: LinkedHub = {
-        hostName: h.hostName, connectionString, allocationWeight: 1, applyAllocationPolicy: true,
-        address: h.bindAddress, port: h.httpsPort,
-      };
-      const existing = (await store.linkedHubs.list(instance.idScope)).find((x) => x.hostName.toLowerCase() === h.hostName.toLowerCase());
-      await store.linkedHubs.put(instance.idScope, existing ? { ...existing, connectionString, address: linked.address, port: linked.port } : linked);
+      await core.linkedHubs.put(instance.idScope, h.hostName, { connectionString, address: h.bindAddress, port: h.httpsPort });
     }
-
-    // 5. the provisioning core, reaching hubs through their REST API
-    const rest = createIotHubRestConnector({ ca: ca.certPem, logger, clock });
-    cleanups.push(async () => rest.close?.());
-    const core = createCore({
-      store, hubs: createCorePortConnector(rest), clock, logger, ids: cryptoIds, webhooks: createHttpWebhookClient({ ca: ca.certPem }),
-      settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle, nodeLocation: config.location,
-        registrationLeaseSeconds: config.registrationLeaseSeconds },
-    });
 
     // 6. the DPS endpoint: device API and service API over HTTPS
     const dpsTls = serverCertFor(config.dataDir, ca, 'dps', config.dps.hostName);

@@ -11,10 +11,10 @@
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { InitialTwin, LinkedHub } from '../model.js';
-import type { Attested } from '../registration/types.js';
+import type { Attested } from '../attestation/attested.js';
 import { allocateCustom } from './custom.js';
 import { candidateHubs, effectivePolicy, selectHub } from './select-hub.js';
-import { sameHost } from './static.js';
+import { sameHost } from '../../common/host-names.js';
 
 export interface Allocation {
   hub: LinkedHub;

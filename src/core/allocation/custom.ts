@@ -13,8 +13,8 @@
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { AttestationMechanism, EnrollmentCommon, InitialTwin, LinkedHub } from '../model.js';
-import type { Attested } from '../registration/types.js';
-import { sameHost } from './static.js';
+import type { Attested } from '../attestation/attested.js';
+import { sameHost } from '../../common/host-names.js';
 
 export interface CustomAllocationInput {
   attested: Attested;

@@ -12,7 +12,8 @@ import { DpsError } from '../errors.js';
 import type { AllocationPolicy, EnrollmentCommon, GeoLatencySettings, LinkedHub, ServiceInstance } from '../model.js';
 import { deviceLocation, pickNearest } from './geo-latency.js';
 import { pickHashed } from './hashed.js';
-import { pickStatic, sameHost } from './static.js';
+import { sameHost } from '../../common/host-names.js';
+import { pickStatic } from './static.js';
 
 export interface AllocationInput {
   instance: ServiceInstance;

@@ -5,8 +5,7 @@
  */
 import { DpsError } from '../errors.js';
 import type { EnrollmentCommon, LinkedHub } from '../model.js';
-
-export const sameHost = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+import { sameHost } from '../../common/host-names.js';
 
 export function pickStatic(enrollment: EnrollmentCommon, linkedHubs: readonly LinkedHub[]): LinkedHub {
   const name = enrollment.iotHubHostName ?? (enrollment.iotHubs?.length === 1 ? enrollment.iotHubs[0] : undefined);

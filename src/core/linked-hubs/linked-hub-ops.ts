@@ -10,6 +10,7 @@
  * await ops.put(idScope, 'hub1.example.com', { allocationWeight: 0 });   // fields left out keep their values
  */
 import { z } from 'zod';
+import { sameHost } from '../../common/host-names.js';
 import { parseConnectionString } from '../../common/sas.js';
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
@@ -75,11 +76,10 @@ function checkConnectionString(cs: string, hostName: string): void {
   }
 }
 
-const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 export function createLinkedHubOps(deps: CoreDeps) {
   async function find(idScope: string, hostName: string): Promise<LinkedHub | undefined> {
-    return (await deps.store.linkedHubs.list(idScope)).find((h) => same(h.hostName, hostName));
+    return (await deps.store.linkedHubs.list(idScope)).find((h) => sameHost(h.hostName, hostName));
   }
 
   async function list(idScope: string): Promise<LinkedHubView[]> {
@@ -99,11 +99,11 @@ export function createLinkedHubOps(deps: CoreDeps) {
     const parsed = bodySchema.safeParse(body ?? {});
     if (!parsed.success) throw new DpsError('InvalidField', describe(parsed.error));
     const input = parsed.data;
-    if (input.hostName !== undefined && !same(input.hostName, hostName)) {
+    if (input.hostName !== undefined && !sameHost(input.hostName, hostName)) {
       throw new DpsError('InvalidField', "Invalid field 'hostName': it must equal the host name in the request path.");
     }
     const all = await deps.store.linkedHubs.list(idScope);
-    const existing = all.find((h) => same(h.hostName, hostName));
+    const existing = all.find((h) => sameHost(h.hostName, hostName));
     // a connection string read back from this API (masked) means "keep the one you have"
     const cs = input.connectionString !== undefined && existing && input.connectionString === maskConnectionString(existing.connectionString)
       ? existing.connectionString : input.connectionString;

@@ -18,7 +18,7 @@ import { DpsError } from '../errors.js';
 import { newEtag } from '../enrollment/etag.js';
 import type { LinkedHub, OperationRecord, RegistrationRecord } from '../model.js';
 import type { Logger } from '../ports.js';
-import { sameHost } from '../allocation/static.js';
+import { sameHost } from '../../common/host-names.js';
 import { authenticate, isEnabled } from './authenticate.js';
 import { isClaimLive } from './claim.js';
 import { deviceIdFor, provisionHubDevice, undoCreate, type HubPlacement } from './provision-hub-device.js';

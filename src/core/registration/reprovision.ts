@@ -19,7 +19,7 @@ import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { InitialTwin, LinkedHub, RegistrationRecord, ReprovisionPolicy, Substatus } from '../model.js';
 import type { Logger } from '../ports.js';
-import { sameHost } from '../allocation/static.js';
+import { sameHost } from '../../common/host-names.js';
 
 export type ReprovisionMode = 'migrate' | 'reset' | 'never';
 

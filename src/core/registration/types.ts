@@ -1,6 +1,6 @@
 /** @module core/registration/types — what flows through the registration pipeline. */
-import type { EnrollmentGroup, IndividualEnrollment, RegistrationRecord, ServiceInstance } from '../model.js';
-import type { HubDeviceAuth } from '../ports.js';
+import type { ResultAttestation } from '../attestation/attested.js';
+import type { RegistrationRecord } from '../model.js';
 
 /** A device request as every adapter hands it to the core. */
 export interface DeviceRequest {
@@ -22,16 +22,7 @@ export interface RegisterRequest extends DeviceRequest {
   body: unknown;
 }
 
-/** Who the device proved to be, and which enrollment admitted it. */
-export interface Attested {
-  instance: ServiceInstance;
-  registrationId: string;
-  enrollment: { kind: 'individual'; record: IndividualEnrollment } | { kind: 'group'; record: EnrollmentGroup };
-  /** How the hub will authenticate the device. */
-  hubAuth: HubDeviceAuth;
-  /** Attestation-specific part of the result, e.g. `{ symmetricKey: { enrollmentGroupId } }`. */
-  resultAttestation: Pick<DeviceRegistrationResult, 'symmetricKey' | 'x509' | 'tpm'>;
-}
+export type { Attested } from '../attestation/attested.js';
 
 /** DeviceRegistrationResult as the device API returns it (api-version 2019-03-31). */
 export interface DeviceRegistrationResult {
@@ -46,9 +37,9 @@ export interface DeviceRegistrationResult {
   lastUpdatedDateTimeUtc?: string;
   etag?: string;
   payload?: unknown;
-  symmetricKey?: { enrollmentGroupId?: string };
-  x509?: Record<string, unknown>;
-  tpm?: { authenticationKey: string };
+  symmetricKey?: ResultAttestation['symmetricKey'];
+  x509?: ResultAttestation['x509'];
+  tpm?: ResultAttestation['tpm'];
 }
 
 export interface RegistrationOperationStatus {

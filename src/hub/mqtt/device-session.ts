@@ -7,6 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
+import { sameHost } from '../../common/host-names.js';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { CONNACK, type MqttConnection, type MqttHooks } from '../../common/mqtt/mqtt-connection.js';
@@ -68,7 +69,7 @@ export class DeviceSession implements MqttHooks, DeviceChannel {
     if (!user) return CONNACK.badUsernameOrPassword;
     this.deviceId = packet.clientId;
     this.log = this.opts.logger.child({ deviceId: packet.clientId });
-    const hostOk = hostNames.some((h) => h.toLowerCase() === user.host.toLowerCase());
+    const hostOk = hostNames.some((h) => sameHost(h, user.host));
     if (!hostOk || user.clientId !== packet.clientId || !packet.clientId || packet.clientId.includes('/')) {
       this.log.info('device connection refused', { reason: 'username does not match the hub and client id' });
       return CONNACK.notAuthorized;
