@@ -97,8 +97,6 @@ export interface Store {
   readonly tpmChallenges: TpmChallengeStore;
   init(): Promise<void>;
   close(): Promise<void>;
-  /** Runs `fn` atomically where the backend can (SQLite, PostgreSQL). */
-  transaction<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** Device authentication at the hub, as DPS creates it. */

@@ -120,15 +120,6 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>, 
     assert.equal((await s.instances.get('cas'))!.hostName, 'y');
   });
 
-  withStore('a failed transaction leaves nothing behind', async (s) => {
-    await assert.rejects(s.transaction(async () => {
-      await s.enrollments.put('scope', enrollment('tx', '"1"'), null);
-      throw new Error('boom');
-    }), /boom/);
-    assert.equal(await s.enrollments.get('scope', 'tx'), undefined);
-    await s.transaction(async () => { await s.enrollments.put('scope', enrollment('tx2', '"1"'), null); });
-    assert.ok(await s.enrollments.get('scope', 'tx2'));
-  });
 }
 
 export function runCertificateContract(name: string, makeStore: () => Promise<Store>): void {

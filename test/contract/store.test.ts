@@ -7,9 +7,7 @@ import { createSqliteStore } from '../../src/storage/sqlite/store.js';
 import { runCertificateContract, runStoreContract, runTpmChallengeContract } from './store.contract.js';
 import { freshPostgresStore, postgresUnavailable } from '../helpers/postgres.js';
 
-runStoreContract('memory', async () => createMemoryStore(), {
-  skip: [{ title: 'a failed transaction leaves nothing behind', reason: 'the memory store serializes transactions but cannot roll back; it is for tests and embedding only' }],
-});
+runStoreContract('memory', async () => createMemoryStore());
 runCertificateContract('memory', async () => createMemoryStore());
 runTpmChallengeContract('memory', async () => createMemoryStore());
 runStoreContract('sqlite', async () => createSqliteStore(join(mkdtempSync(join(tmpdir(), 'opendps-store-')), 'dps.sqlite')));

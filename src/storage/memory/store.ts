@@ -6,7 +6,6 @@ import { MemoryDocTable } from './doc-table.js';
 export function createMemoryStore(): Store {
   const ops = new MemoryDocTable<any>();
   const challenges = new MemoryDocTable<any>();
-  let chain: Promise<unknown> = Promise.resolve();
   return {
     instances: instanceRepo(new MemoryDocTable()),
     enrollments: enrollmentRepo(new MemoryDocTable()),
@@ -18,10 +17,5 @@ export function createMemoryStore(): Store {
     tpmChallenges: tpmChallengeRepo(challenges, (before) => challenges.pruneIndexBefore('', before)),
     async init() {},
     async close() {},
-    transaction<T>(fn: () => Promise<T>): Promise<T> {
-      const run = chain.then(fn, fn);
-      chain = run.catch(() => undefined);
-      return run;
-    },
   };
 }

@@ -2,7 +2,7 @@
 import type { WriteCondition } from '../../core/ports.js';
 import type { DocTable } from '../doc-table.js';
 
-/** Runs one statement on the caller's transaction client or on the pool. */
+/** Runs one statement on the pool. */
 export type Query = (text: string, values: unknown[]) => Promise<{ rows: any[]; rowCount: number | null }>;
 
 export class PostgresDocTable<T> implements DocTable<T> {

@@ -2,9 +2,8 @@
  * @module storage/postgres/store
  * The scale-out Store: PostgreSQL, shared by every OpenDPS node. `postgres://user@host:5432/db?schema=name` (the
  * schema is created when missing; default `public`). Every write is a compare-and-set on the row's etag, so two nodes
- * registering the same device cannot both win. `transaction(fn)` runs `fn`'s store calls on one connection.
+ * registering the same device cannot both win; no call needs a transaction around it.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Store } from '../../core/ports.js';
@@ -35,8 +34,7 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
   const { connectionString, schema } = parsePostgresUrl(opts.url);
   const pool = new pg.Pool({ connectionString, max: opts.poolSize ?? 10, options: `-c search_path=${schema}` });
   pool.on('error', () => { /* an idle client died; the pool replaces it */ });
-  const txClient = new AsyncLocalStorage<pg.PoolClient>();
-  const query: Query = (text, values) => (txClient.getStore() ?? pool).query(text, values);
+  const query: Query = (text, values) => pool.query(text, values);
   const table = <T>(name: string) => new PostgresDocTable<T>(query, name);
   const ops = table<any>('operations');
   const challenges = table<any>('tpm_challenges');
@@ -61,21 +59,6 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
     },
     async close() {
       await pool.end();
-    },
-    async transaction<T>(fn: () => Promise<T>): Promise<T> {
-      if (txClient.getStore()) return fn();
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await txClient.run(client, fn);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
     },
   };
 }
