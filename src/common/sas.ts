@@ -42,21 +42,21 @@ export function parseSas(text: string | undefined): SasParseResult {
   const se = fields.get('se');
   if (!sr || !sig || !se) return { ok: false, reason: 'token lacks sr, sig or se' };
   if (!/^\d{1,12}$/.test(se)) return { ok: false, reason: 'token expiry is not a number' };
+  const skn = fields.get('skn');
   let resource: string;
   let signature: Buffer;
+  let keyName: string | undefined;
   try {
     resource = decodeURIComponent(sr);
     const sigB64 = decodeURIComponent(sig);
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(sigB64)) return { ok: false, reason: 'signature is not base64' };
     signature = Buffer.from(sigB64, 'base64');
+    // decoded here too: a malformed `skn` is a malformed token (401), not a crash
+    keyName = skn === undefined ? undefined : decodeURIComponent(skn);
   } catch {
     return { ok: false, reason: 'token is not URL-encoded correctly' };
   }
-  const skn = fields.get('skn');
-  return {
-    ok: true,
-    token: { rawResource: sr, resource, signature, expiry: Number(se), keyName: skn === undefined ? undefined : decodeURIComponent(skn) },
-  };
+  return { ok: true, token: { rawResource: sr, resource, signature, expiry: Number(se), keyName } };
 }
 
 /** HMAC-SHA256 with a base64 key; returns raw bytes. */
@@ -68,6 +68,68 @@ export function hmacSha256(base64Key: string, message: string): Buffer {
 export function verifySasSignature(token: SasToken, base64Key: string): boolean {
   const expected = hmacSha256(base64Key, `${token.rawResource}\n${token.expiry}`);
   return expected.length === token.signature.length && timingSafeEqual(expected, token.signature);
+}
+
+/** A shared access policy: a name (the token's `skn`) and two keys, either of which signs tokens. */
+export interface SharedAccessPolicy {
+  readonly name: string;
+  readonly primaryKey: string;
+  readonly secondaryKey: string;
+}
+
+/** Why a policy token was refused; each API words its own 401 from this. */
+export type PolicySasFailure = 'malformed' | 'no-policy-name' | 'unknown-policy' | 'bad-signature' | 'expired' | 'wrong-resource';
+
+export type PolicySasResult =
+  | { readonly ok: true; readonly policy: SharedAccessPolicy }
+  | { readonly ok: false; readonly failure: PolicySasFailure; readonly reason: string };
+
+export interface PolicySasTarget {
+  readonly policies: readonly SharedAccessPolicy[];
+  /** Host names the service answers to; `sr` must name one of them. */
+  readonly hostNames: readonly string[];
+  /** The request path (raw); `sr` may also name a `/`-boundary prefix of `host + path`. Default: the host only. */
+  readonly path?: string;
+  readonly nowMs: number;
+}
+
+/**
+ * True when the decoded `sr` (scheme and trailing slashes ignored, case-insensitive) is a host name, or a prefix of
+ * `host + path` that ends on a `/` boundary: `hub1` is not a prefix of `hub1.local`, `hub1.local/twins` does not
+ * cover `/devices` (shared/protocol/iot-hub.md §1.2).
+ */
+function resourceCovers(sr: string, hostNames: readonly string[], path = ''): boolean {
+  const resource = sr.toLowerCase().replace(/^https?:\/\//, '').replace(/\/+$/, '');
+  if (resource === '') return false;
+  return hostNames.some((host) => {
+    const target = `${host.toLowerCase()}${path.toLowerCase()}`;
+    return target === resource || target.startsWith(`${resource}/`);
+  });
+}
+
+const refused = (failure: PolicySasFailure, reason: string): PolicySasResult => ({ ok: false, failure, reason });
+
+/**
+ * The one verifier of service (policy) tokens, for the DPS service API and the built-in hub's REST API alike
+ * (shared/protocol/dps-device-and-service-api.md §0 "Service client", iot-hub.md §1.2): `skn` names a policy, the
+ * HMAC over the raw `sr` matches either policy key (both keys are always computed and compared in constant time, so
+ * timing does not tell which key matched), `se` is in the future, and `sr` covers the host (see `resourceCovers`).
+ * Pure: the caller looks the policies up and turns a refusal into its own 401.
+ * @example verifyPolicySas(req.headers.authorization, { policies, hostNames: ['hub1.local'], path: '/devices/d1', nowMs: Date.now() })
+ */
+export function verifyPolicySas(authorization: string | undefined, target: PolicySasTarget): PolicySasResult {
+  const parsed = parseSas(authorization);
+  if (!parsed.ok) return refused('malformed', parsed.reason);
+  const { token } = parsed;
+  if (token.keyName === undefined) return refused('no-policy-name', 'the token names no policy (skn)');
+  const policy = target.policies.find((p) => p.name === token.keyName);
+  if (!policy) return refused('unknown-policy', 'unknown policy');
+  const primary = verifySasSignature(token, policy.primaryKey);
+  const secondary = verifySasSignature(token, policy.secondaryKey);
+  if (!primary && !secondary) return refused('bad-signature', 'signature mismatch');
+  if (token.expiry * 1000 <= target.nowMs) return refused('expired', 'the token has expired');
+  if (!resourceCovers(token.resource, target.hostNames, target.path)) return refused('wrong-resource', 'the token is not valid for this host');
+  return { ok: true, policy };
 }
 
 /** `encodeURIComponent` that also escapes `!'()*`, as the Azure SDKs do. */

@@ -3,42 +3,32 @@
  * CA certificates of the service instance (OpenDPS routes: Azure manages these through ARM, not the data plane):
  * `PUT|GET|DELETE /opendps/certificates/{name}`, `GET /opendps/certificates`,
  * `POST /opendps/certificates/{name}/generateVerificationCode`, `POST /opendps/certificates/{name}/verify`.
- * Authenticated with the service SAS like every service route.
+ * Declared `service` (service SAS) like every service route.
  */
 import { toCertificateResource } from '../../core/certificates/ca-certificate-ops.js';
-import { readJson } from './body.js';
-import { header, serviceScope as scope, type HttpContext } from './context.js';
-import { sendJson, sendNoContent } from './respond.js';
-import type { Router } from './router.js';
+import { header, type ServiceContext } from './context.js';
+import { json, noContent } from './respond.js';
+import { service, type DpsRoute } from './route.js';
 
-export function addCertificateRoutes(router: Router<HttpContext>): void {
-  const ops = (ctx: HttpContext) => ctx.core.certificates;
-  router.on('GET', '/opendps/certificates', async (ctx) => {
-    const s = await scope(ctx);
-    sendJson(ctx.res, 200, { value: (await ops(ctx).list(s)).map(toCertificateResource) });
-  });
-  router.on('PUT', '/opendps/certificates/:name', async (ctx, p) => {
-    const s = await scope(ctx);
-    const body = await readJson(ctx.req, ctx.limits.serviceBodyBytes);
-    sendJson(ctx.res, 200, toCertificateResource(await ops(ctx).upload(s, p.name!, body, header(ctx, 'if-match'))));
-  });
-  router.on('GET', '/opendps/certificates/:name', async (ctx, p) => {
-    const s = await scope(ctx);
-    sendJson(ctx.res, 200, toCertificateResource(await ops(ctx).get(s, p.name!)));
-  });
-  router.on('DELETE', '/opendps/certificates/:name', async (ctx, p) => {
-    const s = await scope(ctx);
-    await ops(ctx).remove(s, p.name!, header(ctx, 'if-match'));
-    sendNoContent(ctx.res);
-  });
-  router.on('POST', '/opendps/certificates/:name/generateVerificationCode', async (ctx, p) => {
-    const s = await scope(ctx);
-    await readJson(ctx.req, ctx.limits.serviceBodyBytes);
-    sendJson(ctx.res, 200, toCertificateResource(await ops(ctx).generateVerificationCode(s, p.name!)));
-  });
-  router.on('POST', '/opendps/certificates/:name/verify', async (ctx, p) => {
-    const s = await scope(ctx);
-    const body = await readJson(ctx.req, ctx.limits.serviceBodyBytes);
-    sendJson(ctx.res, 200, toCertificateResource(await ops(ctx).verify(s, p.name!, body)));
-  });
-}
+const ops = (ctx: ServiceContext) => ctx.core.certificates;
+
+export const certificateRoutes: readonly DpsRoute[] = [
+  service('GET', '/opendps/certificates', async (ctx) => json(200, { value: (await ops(ctx).list(ctx.idScope)).map(toCertificateResource) })),
+  service('PUT', '/opendps/certificates/:name', async (ctx, p) => {
+    const body = await ctx.body();
+    return json(200, toCertificateResource(await ops(ctx).upload(ctx.idScope, p.name!, body, header(ctx, 'if-match'))));
+  }),
+  service('GET', '/opendps/certificates/:name', async (ctx, p) => json(200, toCertificateResource(await ops(ctx).get(ctx.idScope, p.name!)))),
+  service('DELETE', '/opendps/certificates/:name', async (ctx, p) => {
+    await ops(ctx).remove(ctx.idScope, p.name!, header(ctx, 'if-match'));
+    return noContent();
+  }),
+  service('POST', '/opendps/certificates/:name/generateVerificationCode', async (ctx, p) => {
+    await ctx.body();
+    return json(200, toCertificateResource(await ops(ctx).generateVerificationCode(ctx.idScope, p.name!)));
+  }),
+  service('POST', '/opendps/certificates/:name/verify', async (ctx, p) => {
+    const body = await ctx.body();
+    return json(200, toCertificateResource(await ops(ctx).verify(ctx.idScope, p.name!, body)));
+  }),
+];

@@ -1,11 +1,15 @@
-/** @module adapters/http/context — what each HTTP route handler is given. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+/**
+ * @module adapters/http/context
+ * What a DPS HTTP route is given. There is no response object: a handler returns a `Reply` and
+ * `dps-http-handler.ts` writes it (or the DPS error) in one place.
+ */
+import type { IncomingMessage } from 'node:http';
+import { firstHeader } from '../../common/http/headers.js';
 import type { Core } from '../../core/operations.js';
 import type { Logger } from '../../common/logger.js';
 
 export interface HttpContext {
   req: IncomingMessage;
-  res: ServerResponse;
   url: URL;
   trackingId: string;
   core: Core;
@@ -13,14 +17,14 @@ export interface HttpContext {
   /** The service instance this endpoint serves (service API). */
   instanceName: string;
   limits: { deviceBodyBytes: number; serviceBodyBytes: number };
+  /** Reads the JSON body with the route's limit (device: 96 KB, service: 1 MB); `undefined` when empty. */
+  body(): Promise<unknown>;
 }
 
-export const header = (ctx: HttpContext, name: string): string | undefined => {
-  const v = ctx.req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-};
-
-/** Authenticates a service-API request (service SAS) and returns the ID scope of the instance it may act on. */
-export async function serviceScope(ctx: HttpContext): Promise<string> {
-  return (await ctx.core.authenticateService(header(ctx, 'authorization'), ctx.instanceName)).idScope;
+/** Given to routes declared with `auth: 'service'`, after the service SAS checked out. */
+export interface ServiceContext extends HttpContext {
+  /** The ID scope of the instance the caller's policy belongs to: the only scope it may act on. */
+  idScope: string;
 }
+
+export const header = (ctx: Pick<HttpContext, 'req'>, name: string): string | undefined => firstHeader(ctx.req.headers, name);

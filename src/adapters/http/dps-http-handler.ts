@@ -1,17 +1,24 @@
 /**
  * @module adapters/http/dps-http-handler
- * The DPS endpoint's request listener: device API and service API on one host, one router, one error translator.
+ * The DPS endpoint's request listener: device API and service API on one host, one route table, one error
+ * translator. Per request: route (404/405 before any auth, as before) → the route's declared authentication
+ * (`route.ts`) → handler → reply. Router, body reader and reply writer are shared with the hub (`common/http/`);
+ * errors stay DPS-shaped (`respond.ts`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Core } from '../../core/operations.js';
+import { readJson } from '../../common/http/body.js';
+import { exchange } from '../../common/http/exchange.js';
+import type { Reply } from '../../common/http/reply.js';
+import { createRouter } from '../../common/http/router.js';
 import type { Logger } from '../../common/logger.js';
-import type { HttpContext } from './context.js';
-import { addCertificateRoutes } from './certificate-routes.js';
-import { addDeviceRoutes } from './device-routes.js';
-import { addLinkedHubRoutes } from './linked-hub-routes.js';
-import { sendError } from './respond.js';
-import { Router } from './router.js';
-import { addServiceRoutes } from './service-routes.js';
+import type { Core } from '../../core/operations.js';
+import { certificateRoutes } from './certificate-routes.js';
+import { header, type HttpContext } from './context.js';
+import { deviceRoutes } from './device-routes.js';
+import { linkedHubRoutes } from './linked-hub-routes.js';
+import { dpsBodyErrors, dpsRouterErrors, errorReply } from './respond.js';
+import type { DpsRoute, RouteParams } from './route.js';
+import { serviceRoutes } from './service-routes.js';
 
 export interface DpsHttpOptions {
   core: Core;
@@ -22,25 +29,39 @@ export interface DpsHttpOptions {
   serviceBodyBytes?: number;
 }
 
+/** Service routes first: `/registrations/{id}/query` must not be taken for a device lookup. */
+const routes: readonly DpsRoute[] = [...serviceRoutes, ...certificateRoutes, ...linkedHubRoutes, ...deviceRoutes];
+
+/** Runs the route's declared authentication, then its handler. */
+async function dispatch(route: DpsRoute, ctx: HttpContext, params: RouteParams): Promise<Reply> {
+  if (route.auth === 'service') {
+    // DPS service API: a service SAS of this instance on every call; the policy's instance gives the ID scope
+    const { idScope } = await ctx.core.authenticateService(header(ctx, 'authorization'), ctx.instanceName);
+    return route.handle({ ...ctx, idScope }, params);
+  }
+  // 'device': the core authenticates the device from what the handler passes on; 'none': open
+  return route.handle(ctx, params);
+}
+
 export function createDpsHttpHandler(opts: DpsHttpOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const router = new Router<HttpContext>();
-  addServiceRoutes(router);
-  addCertificateRoutes(router);
-  addLinkedHubRoutes(router);
-  addDeviceRoutes(router);
+  const match = createRouter(routes, dpsRouterErrors);
   const limits = { deviceBodyBytes: opts.deviceBodyBytes ?? 96 * 1024, serviceBodyBytes: opts.serviceBodyBytes ?? 1024 * 1024 };
   return async (req, res) => {
     const trackingId = opts.core.deps.ids.uuid();
-    res.setHeader('x-ms-request-id', trackingId);
     const started = Date.now();
-    try {
+    const status = await exchange(req, res, async () => {
       const url = new URL(req.url ?? '/', 'https://dps');
-      const { handler, params } = router.match(req.method ?? 'GET', url.pathname);
-      await handler({ req, res, url, trackingId, core: opts.core, logger: opts.logger, instanceName: opts.instanceName, limits }, params);
-    } catch (err) {
-      sendError(res, err, trackingId, opts.logger, opts.core.deps.clock.now());
-    } finally {
-      opts.logger.debug('request', { trackingId, method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms: Date.now() - started });
-    }
+      const { route, params } = match(req.method ?? 'GET', url.pathname);
+      const bodyBytes = route.auth === 'service' ? limits.serviceBodyBytes : limits.deviceBodyBytes;
+      const ctx: HttpContext = {
+        req, url, trackingId, core: opts.core, logger: opts.logger, instanceName: opts.instanceName, limits,
+        body: () => readJson(req, bodyBytes, dpsBodyErrors),
+      };
+      return dispatch(route, ctx, params);
+    }, {
+      headers: { 'x-ms-request-id': trackingId },
+      onError: (err) => errorReply(err, trackingId, opts.logger, opts.core.deps.clock.now()),
+    });
+    opts.logger.debug('request', { trackingId, method: req.method, path: req.url?.split('?')[0], status, ms: Date.now() - started });
   };
 }

@@ -1,7 +1,7 @@
 /**
  * @module adapters/http/linked-hub-routes
  * Linked IoT hubs and instance-level allocation settings (OpenDPS routes: Azure manages these through ARM, not the
- * data-plane API), authenticated with the service SAS like every service route. Lists are `{ "value": [...] }`.
+ * data-plane API), declared `service` (service SAS) like every service route. Lists are `{ "value": [...] }`.
  *
  * - `GET /opendps/linkedHubs`                  → 200 `{ value: LinkedHub[] }` (keys masked)
  * - `GET /opendps/linkedHubs/{hostName}`       → 200 LinkedHub
@@ -10,43 +10,24 @@
  * - `DELETE /opendps/linkedHubs/{hostName}`    → 204
  * - `GET|PUT /opendps/allocation`              → 200 `{ allocationPolicy, geoLatency }`
  */
-import { readJson } from './body.js';
-import { header, type HttpContext } from './context.js';
-import { sendJson, sendNoContent } from './respond.js';
-import type { Router } from './router.js';
+import type { ServiceContext } from './context.js';
+import { json, noContent } from './respond.js';
+import { service, type DpsRoute } from './route.js';
 
-async function scope(ctx: HttpContext): Promise<string> {
-  return (await ctx.core.authenticateService(header(ctx, 'authorization'), ctx.instanceName)).idScope;
-}
+const ops = (ctx: ServiceContext) => ctx.core.linkedHubs;
 
-export function addLinkedHubRoutes(router: Router<HttpContext>): void {
-  const ops = (ctx: HttpContext) => ctx.core.linkedHubs;
-  router.on('GET', '/opendps/linkedHubs', async (ctx) => {
-    const s = await scope(ctx);
-    sendJson(ctx.res, 200, { value: await ops(ctx).list(s) });
-  });
-  router.on('GET', '/opendps/linkedHubs/:hostName', async (ctx, p) => {
-    const s = await scope(ctx);
-    sendJson(ctx.res, 200, await ops(ctx).get(s, p.hostName!));
-  });
-  router.on('PUT', '/opendps/linkedHubs/:hostName', async (ctx, p) => {
-    const s = await scope(ctx);
-    const body = await readJson(ctx.req, ctx.limits.serviceBodyBytes);
-    const { hub, created } = await ops(ctx).put(s, p.hostName!, body);
-    sendJson(ctx.res, created ? 201 : 200, hub);
-  });
-  router.on('DELETE', '/opendps/linkedHubs/:hostName', async (ctx, p) => {
-    const s = await scope(ctx);
-    await ops(ctx).remove(s, p.hostName!);
-    sendNoContent(ctx.res);
-  });
-  router.on('GET', '/opendps/allocation', async (ctx) => {
-    await scope(ctx);
-    sendJson(ctx.res, 200, await ctx.core.allocationSettings.get(ctx.instanceName));
-  });
-  router.on('PUT', '/opendps/allocation', async (ctx) => {
-    await scope(ctx);
-    const body = await readJson(ctx.req, ctx.limits.serviceBodyBytes);
-    sendJson(ctx.res, 200, await ctx.core.allocationSettings.put(ctx.instanceName, body));
-  });
-}
+export const linkedHubRoutes: readonly DpsRoute[] = [
+  service('GET', '/opendps/linkedHubs', async (ctx) => json(200, { value: await ops(ctx).list(ctx.idScope) })),
+  service('GET', '/opendps/linkedHubs/:hostName', async (ctx, p) => json(200, await ops(ctx).get(ctx.idScope, p.hostName!))),
+  service('PUT', '/opendps/linkedHubs/:hostName', async (ctx, p) => {
+    const { hub, created } = await ops(ctx).put(ctx.idScope, p.hostName!, await ctx.body());
+    return json(created ? 201 : 200, hub);
+  }),
+  service('DELETE', '/opendps/linkedHubs/:hostName', async (ctx, p) => {
+    await ops(ctx).remove(ctx.idScope, p.hostName!);
+    return noContent();
+  }),
+  // the settings belong to the instance this endpoint serves (the caller's policy is of that instance)
+  service('GET', '/opendps/allocation', async (ctx) => json(200, await ctx.core.allocationSettings.get(ctx.instanceName))),
+  service('PUT', '/opendps/allocation', async (ctx) => json(200, await ctx.core.allocationSettings.put(ctx.instanceName, await ctx.body()))),
+];

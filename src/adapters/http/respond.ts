@@ -1,31 +1,38 @@
 /**
  * @module adapters/http/respond
- * Writing responses, and the HTTP adapter's one error translation point: DpsError → status + DPS error body;
- * anything else → 500, logged once. JSON responses always carry `application/json; charset=utf-8` (the device SDK
- * parses a body only when the content type says JSON).
+ * The HTTP adapter's one error translation point: DpsError → status + DPS error body
+ * `{errorCode, trackingId, message, timestampUtc}` + `x-ms-error-code` (dps-device-and-service-api.md); anything
+ * else → 500, logged once. Also the DPS wording of the shared body reader's and router's refusals, so a DPS route
+ * never answers with an IoT Hub-shaped error. Routes build replies with `json`/`noContent` (`common/http/reply.ts`).
  */
-import type { ServerResponse } from 'node:http';
-import { DpsError, toErrorBody } from '../../core/errors.js';
+import type { BodyErrors } from '../../common/http/body.js';
+import type { Reply } from '../../common/http/reply.js';
+import type { RouterErrors } from '../../common/http/router.js';
 import type { Logger } from '../../common/logger.js';
+import { DpsError, toErrorBody } from '../../core/errors.js';
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body ?? {});
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
+export { json, noContent } from '../../common/http/reply.js';
 
-export function sendNoContent(res: ServerResponse, headers: Record<string, string> = {}): void {
-  res.writeHead(204, headers);
-  res.end();
-}
-
-export function sendError(res: ServerResponse, err: unknown, trackingId: string, logger: Logger, now: Date): void {
+export function errorReply(err: unknown, trackingId: string, logger: Logger, now: Date): Reply {
   const dpsErr = DpsError.is(err) ? err : new DpsError('Internal');
   if (!DpsError.is(err)) logger.error('unhandled error', { trackingId, error: (err as Error)?.stack ?? String(err) });
   else logger.debug('request refused', { trackingId, status: dpsErr.status, errorCode: dpsErr.errorCode, error: dpsErr.message });
-  if (res.headersSent) { res.destroy(); return; }
-  sendJson(res, dpsErr.status, toErrorBody(dpsErr, trackingId, now), {
-    'x-ms-error-code': String(dpsErr.errorCode),
-    ...(dpsErr.headers ?? {}),
-  });
+  return {
+    status: dpsErr.status,
+    body: toErrorBody(dpsErr, trackingId, now),
+    headers: { 'x-ms-error-code': String(dpsErr.errorCode), ...(dpsErr.headers ?? {}) },
+  };
 }
+
+/** 413000 past the limit, 415000 for a declared non-JSON type, 400001 for bad JSON. */
+export const dpsBodyErrors: BodyErrors = {
+  tooLarge: (max) => new DpsError('PayloadTooLarge', `The request body is larger than ${max} bytes.`),
+  invalidJson: () => new DpsError('InvalidJson'),
+  unsupportedType: (type) => new DpsError('UnsupportedMediaType', `The content type '${type}' is not supported; send application/json.`),
+};
+
+export const dpsRouterErrors: RouterErrors = {
+  notFound: (pathname) => new DpsError('NotFound', `No resource at ${pathname}.`),
+  methodNotAllowed: () => new DpsError('MethodNotAllowed'),
+  badPath: () => new DpsError('BadRequest', 'The request path is not URL-encoded correctly.'),
+};

@@ -1,19 +1,18 @@
 /**
  * @module adapters/http/service-routes
  * The DPS service API (api-version 2021-10-01) as `azure-iot-provisioning-service` calls it: individual
- * enrollments, enrollment groups, registration states. Every route authenticates with a service SAS first.
+ * enrollments, enrollment groups, registration states. Every route is declared `service` (service SAS, checked
+ * before the handler; the handler acts on the caller's `idScope` only).
  */
 import { DpsError } from '../../core/errors.js';
 import type { EnrollmentOps } from '../../core/enrollment/enrollment-ops.js';
 import { toServiceState } from '../../core/registration/registration-ops.js';
 import type { EnrollmentCommon } from '../../core/model.js';
-import { readJson } from './body.js';
-import { header, serviceScope as auth, type HttpContext } from './context.js';
-import { sendJson, sendNoContent } from './respond.js';
-import type { Router } from './router.js';
+import { header, type ServiceContext } from './context.js';
+import { json, noContent } from './respond.js';
+import { service, type DpsRoute } from './route.js';
 
-
-function pageSize(ctx: HttpContext): number | undefined {
+function pageSize(ctx: ServiceContext): number | undefined {
   const v = header(ctx, 'x-ms-max-item-count');
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -26,55 +25,40 @@ function pageHeaders(token: string | undefined, itemType: string): Record<string
   return { 'x-ms-item-type': itemType, ...(token ? { 'x-ms-continuation': token } : {}) };
 }
 
-function addEnrollmentRoutes<T extends EnrollmentCommon>(router: Router<HttpContext>, base: string, ops: (ctx: HttpContext) => EnrollmentOps<T>, itemType: string): void {
-  router.on('PUT', `${base}/:id`, async (ctx, p) => {
-    const scope = await auth(ctx);
-    const body = await readJson(ctx.req, ctx.limits.serviceBodyBytes);
-    sendJson(ctx.res, 200, await ops(ctx).put(scope, p.id!, body, header(ctx, 'if-match')));
-  });
-  router.on('GET', `${base}/:id`, async (ctx, p) => {
-    const scope = await auth(ctx);
-    sendJson(ctx.res, 200, await ops(ctx).get(scope, p.id!));
-  });
-  router.on('DELETE', `${base}/:id`, async (ctx, p) => {
-    const scope = await auth(ctx);
-    await ops(ctx).remove(scope, p.id!, header(ctx, 'if-match'));
-    sendNoContent(ctx.res);
-  });
-  router.on('POST', `${base}/query`, async (ctx) => {
-    const scope = await auth(ctx);
-    const spec = await readJson(ctx.req, ctx.limits.serviceBodyBytes);
-    const page = await ops(ctx).query(scope, spec, pageSize(ctx), header(ctx, 'x-ms-continuation'));
-    sendJson(ctx.res, 200, page.items, pageHeaders(page.continuationToken, itemType));
-  });
-  router.on('POST', base, async (ctx) => {
-    const scope = await auth(ctx);
-    sendJson(ctx.res, 200, await ops(ctx).bulk(scope, await readJson(ctx.req, ctx.limits.serviceBodyBytes)));
-  });
-  router.on('POST', `${base}/:id/attestationmechanism`, async (ctx, p) => {
-    const scope = await auth(ctx);
-    await readJson(ctx.req, ctx.limits.serviceBodyBytes);
-    sendJson(ctx.res, 200, await ops(ctx).attestationMechanism(scope, p.id!));
-  });
+/** DPS: Enrollment / Enrollment Group - Create Or Update, Get, Delete, Query, Run Bulk Operation, Get Attestation Mechanism. */
+function enrollmentRoutes<T extends EnrollmentCommon>(base: string, ops: (ctx: ServiceContext) => EnrollmentOps<T>, itemType: string): DpsRoute[] {
+  return [
+    service('PUT', `${base}/:id`, async (ctx, p) => json(200, await ops(ctx).put(ctx.idScope, p.id!, await ctx.body(), header(ctx, 'if-match')))),
+    service('GET', `${base}/:id`, async (ctx, p) => json(200, await ops(ctx).get(ctx.idScope, p.id!))),
+    service('DELETE', `${base}/:id`, async (ctx, p) => {
+      await ops(ctx).remove(ctx.idScope, p.id!, header(ctx, 'if-match'));
+      return noContent();
+    }),
+    service('POST', `${base}/query`, async (ctx) => {
+      const spec = await ctx.body();
+      const page = await ops(ctx).query(ctx.idScope, spec, pageSize(ctx), header(ctx, 'x-ms-continuation'));
+      return json(200, page.items, pageHeaders(page.continuationToken, itemType));
+    }),
+    service('POST', base, async (ctx) => json(200, await ops(ctx).bulk(ctx.idScope, await ctx.body()))),
+    service('POST', `${base}/:id/attestationmechanism`, async (ctx, p) => {
+      await ctx.body();
+      return json(200, await ops(ctx).attestationMechanism(ctx.idScope, p.id!));
+    }),
+  ];
 }
 
-export function addServiceRoutes(router: Router<HttpContext>): void {
+export const serviceRoutes: readonly DpsRoute[] = [
   // registration-state routes first: `/registrations/{id}/query` must not be taken for a device lookup
-  router.on('POST', '/registrations/:groupId/query', async (ctx, p) => {
-    const scope = await auth(ctx);
-    const spec = await readJson(ctx.req, ctx.limits.serviceBodyBytes);
-    const page = await ctx.core.registrations.queryByGroup(scope, p.groupId!, spec, pageSize(ctx), header(ctx, 'x-ms-continuation'));
-    sendJson(ctx.res, 200, page.items.map(toServiceState), pageHeaders(page.continuationToken, 'DeviceRegistration'));
-  });
-  router.on('GET', '/registrations/:id', async (ctx, p) => {
-    const scope = await auth(ctx);
-    sendJson(ctx.res, 200, toServiceState(await ctx.core.registrations.get(scope, p.id!)));
-  });
-  router.on('DELETE', '/registrations/:id', async (ctx, p) => {
-    const scope = await auth(ctx);
-    await ctx.core.registrations.remove(scope, p.id!, header(ctx, 'if-match'));
-    sendNoContent(ctx.res);
-  });
-  addEnrollmentRoutes(router, '/enrollments', (ctx) => ctx.core.enrollments, 'Enrollment');
-  addEnrollmentRoutes(router, '/enrollmentGroups', (ctx) => ctx.core.groups, 'EnrollmentGroup');
-}
+  service('POST', '/registrations/:groupId/query', async (ctx, p) => {
+    const spec = await ctx.body();
+    const page = await ctx.core.registrations.queryByGroup(ctx.idScope, p.groupId!, spec, pageSize(ctx), header(ctx, 'x-ms-continuation'));
+    return json(200, page.items.map(toServiceState), pageHeaders(page.continuationToken, 'DeviceRegistration'));
+  }),
+  service('GET', '/registrations/:id', async (ctx, p) => json(200, toServiceState(await ctx.core.registrations.get(ctx.idScope, p.id!)))),
+  service('DELETE', '/registrations/:id', async (ctx, p) => {
+    await ctx.core.registrations.remove(ctx.idScope, p.id!, header(ctx, 'if-match'));
+    return noContent();
+  }),
+  ...enrollmentRoutes('/enrollments', (ctx) => ctx.core.enrollments, 'Enrollment'),
+  ...enrollmentRoutes('/enrollmentGroups', (ctx) => ctx.core.groups, 'EnrollmentGroup'),
+];

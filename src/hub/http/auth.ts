@@ -1,20 +1,17 @@
 /**
  * @module hub/http/auth
- * Service SAS authentication for the hub REST API (shared/protocol/iot-hub.md §1.2): the token's `skn` names a
- * configured policy, either policy key verifies the HMAC over the raw `sr` (constant time), `se` is in the future,
- * and the decoded `sr` is the hub host name or a path prefix of the resource being accessed (case-insensitive).
+ * Service SAS authentication for the hub REST API (shared/protocol/iot-hub.md §1.2). The rules (policy named by
+ * `skn`, both keys compared in constant time, `se` in the future, `sr` a host name or a `/`-boundary path prefix of
+ * the resource, case-insensitive) are the one policy-SAS verifier shared with the DPS service API
+ * (`common/sas.ts` `verifyPolicySas`); this module only turns a refusal into the hub's 401.
  * Every policy has full registry rights (rights per policy are not modelled yet).
  * @example const auth = createServiceAuthenticator({ hostNames: ['hub1.local'], policies, clock }); auth(req.headers.authorization, '/devices/d1')
  */
 import type { Clock } from '../../common/clock.js';
-import { parseSas, verifySasSignature } from '../../common/sas.js';
+import { verifyPolicySas, type SharedAccessPolicy } from '../../common/sas.js';
 import { HubError } from '../errors.js';
 
-export interface SharedAccessPolicy {
-  readonly name: string;
-  readonly primaryKey: string;
-  readonly secondaryKey: string;
-}
+export type { SharedAccessPolicy } from '../../common/sas.js';
 
 export interface ServiceAuthOptions {
   readonly hostNames: readonly string[];
@@ -27,34 +24,13 @@ export interface ServicePrincipal {
   readonly policyName: string;
 }
 
-const unauthorized = (reason: string): HubError => new HubError('IotHubUnauthorizedAccess', `Unauthorized: ${reason}`);
-
-function resourceMatches(sr: string, hostNames: readonly string[], path: string): boolean {
-  const resource = sr.toLowerCase().replace(/^https?:\/\//, '').replace(/\/+$/, '');
-  if (resource === '') return false;
-  return hostNames.some((host) => {
-    const target = `${host.toLowerCase()}${path.toLowerCase()}`;
-    return target === resource || target.startsWith(`${resource}/`);
-  });
-}
-
 /** Returns a function that checks an `Authorization` header for a request path and throws 401 HubErrors. */
 export function createServiceAuthenticator(opts: ServiceAuthOptions): (authorization: string | undefined, path: string) => ServicePrincipal {
   if (opts.hostNames.length === 0) throw new Error('service auth: at least one host name is required');
-  const policies = new Map(opts.policies.map((p) => [p.name, p]));
   return (authorization, path) => {
-    const parsed = parseSas(authorization);
-    if (!parsed.ok) throw unauthorized(parsed.reason);
-    const { token } = parsed;
-    if (token.keyName === undefined) throw unauthorized('the token names no policy (skn)');
-    const policy = policies.get(token.keyName);
-    if (!policy) throw unauthorized('unknown policy');
-    // Check both keys every time so timing does not tell which key (if any) matched.
-    const primary = verifySasSignature(token, policy.primaryKey);
-    const secondary = verifySasSignature(token, policy.secondaryKey);
-    if (!primary && !secondary) throw unauthorized('signature mismatch');
-    if (token.expiry * 1000 <= opts.clock.now().getTime()) throw unauthorized('the token has expired');
-    if (!resourceMatches(token.resource, opts.hostNames, path)) throw unauthorized('the token is not valid for this hub');
-    return { policyName: policy.name };
+    const result = verifyPolicySas(authorization, { policies: opts.policies, hostNames: opts.hostNames, path, nowMs: opts.clock.now().getTime() });
+    if (result.ok) return { policyName: result.policy.name };
+    const reason = result.failure === 'wrong-resource' ? 'the token is not valid for this hub' : result.reason;
+    throw new HubError('IotHubUnauthorizedAccess', `Unauthorized: ${reason}`);
   };
 }

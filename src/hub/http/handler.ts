@@ -1,20 +1,24 @@
 /**
  * @module hub/http/handler
  * The built-in hub's service REST API as a node:http(s) request listener: authenticate (service SAS) → route →
- * run the hub operation → reply, with every failure going through `sendError` (shared/protocol/iot-hub.md §1).
+ * run the hub operation → reply, with every failure going through `hubErrorReply` (shared/protocol/iot-hub.md §1).
+ * Every hub route needs the service SAS, so it is checked before routing: an unauthenticated caller learns nothing
+ * about which paths exist. Router, body reader and reply writer are the ones shared with the DPS adapter.
  * @example
  * const handler = createHubHttpHandler({ hub, hostName: 'hub1.local', policies: [{ name: 'iothubowner', primaryKey, secondaryKey }] });
  * https.createServer({ cert, key }, handler).listen(443, '127.0.9.1');
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../../common/clock.js';
+import { readJson } from '../../common/http/body.js';
+import { exchange } from '../../common/http/exchange.js';
+import { createRouter } from '../../common/http/router.js';
 import { noopLogger, type Logger } from '../../common/logger.js';
-import { HubError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { newTrackingId } from '../ids.js';
 import { createServiceAuthenticator, type SharedAccessPolicy } from './auth.js';
-import { matchRoute } from './routes.js';
-import { DEFAULT_MAX_BODY_BYTES, readJsonBody, sendError, sendReply } from './wire.js';
+import { hubRoutes } from './routes.js';
+import { DEFAULT_MAX_BODY_BYTES, hubBodyErrors, hubErrorReply, hubRouterErrors } from './wire.js';
 
 export interface HubHttpHandlerOptions {
   readonly hub: Hub;
@@ -37,6 +41,7 @@ export function createHubHttpHandler(opts: HubHttpHandlerOptions): HubHttpHandle
   const baseLogger = (opts.logger ?? noopLogger).child({ component: 'hub-http', hub: opts.hub.hubName });
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const authenticate = createServiceAuthenticator({ hostNames: [opts.hostName, ...(opts.aliases ?? [])], policies: opts.policies, clock });
+  const match = createRouter(hubRoutes, hubRouterErrors);
 
   return async (req, res) => {
     const started = Date.now();
@@ -44,28 +49,17 @@ export function createHubHttpHandler(opts: HubHttpHandlerOptions): HubHttpHandle
     const logger = baseLogger.child({ trackingId });
     const method = (req.method ?? 'GET').toUpperCase();
     let operation = 'unknown';
-    try {
+    let policy: string | undefined;
+    let answered = false;
+    const status = await exchange(req, res, async () => {
       const url = new URL(req.url ?? '/', 'https://hub.invalid');
-      const principal = authenticate(req.headers.authorization, url.pathname);
-      const match = matchRoute(method, url.pathname);
-      if (!match.route) {
-        throw match.methodMismatch
-          ? new HubError('MethodNotAllowed', `Method ${method} is not allowed on this resource`)
-          : new HubError('NotFound', 'The requested resource does not exist');
-      }
-      operation = match.route.operation;
-      const reply = await match.route.handle({
-        hub: opts.hub,
-        params: match.params,
-        headers: req.headers,
-        query: url.searchParams,
-        body: () => readJsonBody(req, maxBody),
-      });
-      sendReply(res, reply);
-      logger.debug('hub request', { method, operation, status: reply.status, policy: principal.policyName, ms: Date.now() - started });
-    } catch (err) {
-      sendError(res, err, { trackingId, now: clock.now(), logger: logger.child({ method, operation }) });
-      if (!req.readableEnded) req.resume();
-    }
+      policy = authenticate(req.headers.authorization, url.pathname).policyName;
+      const { route, params } = match(method, url.pathname);
+      operation = route.operation;
+      const reply = await route.handle({ hub: opts.hub, params, headers: req.headers, query: url.searchParams, body: () => readJson(req, maxBody, hubBodyErrors) });
+      answered = true;
+      return reply;
+    }, { onError: (err) => hubErrorReply(err, { trackingId, now: clock.now(), logger: logger.child({ method, operation }) }) });
+    if (answered) logger.debug('hub request', { method, operation, status, policy, ms: Date.now() - started });
   };
 }

@@ -1,0 +1,34 @@
+/**
+ * @module common/http/reply
+ * What an HTTP route returns, and the one function that writes it. Shared by the DPS HTTP adapter and the built-in
+ * hub's REST API: both answer JSON with `application/json; charset=utf-8` (the DPS device SDK parses a body only
+ * when the content type says JSON; shared/protocol/iot-hub.md §1.1 for the hub) and no body on 204.
+ */
+import type { ServerResponse } from 'node:http';
+
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+export interface Reply {
+  readonly status: number;
+  /** Sent as JSON; absent means no body (and no content type). */
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** A JSON reply; an absent body is sent as `{}` (DPS answers every 200 with a JSON document). */
+export const json = (status: number, body: unknown, headers?: Readonly<Record<string, string>>): Reply => ({ status, body: body ?? {}, headers });
+
+/** A 204 with no body. */
+export const noContent = (headers?: Readonly<Record<string, string>>): Reply => ({ status: 204, headers });
+
+/** Writes a reply; `extra` headers (e.g. a request id) are added under the reply's own. */
+export function writeReply(res: ServerResponse, reply: Reply, extra: Readonly<Record<string, string>> = {}): void {
+  if (reply.body === undefined) {
+    res.writeHead(reply.status, { ...extra, ...reply.headers });
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(reply.body);
+  res.writeHead(reply.status, { ...extra, 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text), ...reply.headers });
+  res.end(text);
+}
