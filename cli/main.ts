@@ -18,6 +18,8 @@ Commands:
   enrollment   Individual enrollments of a running OpenDPS (symmetric key, TPM, X.509): create, show, list, delete
   linked-hub   Linked IoT hubs (link, list, update, unlink) and instance-level allocation settings
   ca-cert      CA certificates of a running OpenDPS: upload, list, show, delete, proof of possession
+  registration Why a device did (not) provision: its recent attempts with reasons (diagnose), a live feed (watch)
+  usage        Billable operations per day (device registrations, service API operations)
   help         Show this help
 `;
 
@@ -34,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
       return runCaCert(rest);
     case 'enrollment': return runEnrollment(rest);
     case 'linked-hub': return (await import('./commands/linked-hub.js')).runLinkedHub(rest);
+    case 'registration': return (await import('./commands/diagnostics.js')).runRegistration(rest);
+    case 'usage': return (await import('./commands/diagnostics.js')).runUsage(rest);
     case undefined:
     case 'help':
     case '--help':

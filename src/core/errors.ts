@@ -48,8 +48,13 @@ export class DpsError extends Error {
   readonly headers?: Record<string, string>;
   /** Extra top-level fields of the error body (the TPM challenge's `authenticationKey`); never secrets of ours. */
   readonly body?: Record<string, unknown>;
+  /**
+   * Why, for the operator (diagnostics and logs), when the device's message is deliberately terse: never on the
+   * wire, never a secret. Falls back to `message`.
+   */
+  readonly reason?: string;
 
-  constructor(kind: ErrorName, message?: string, opts: { cause?: unknown; info?: Record<string, unknown>; headers?: Record<string, string>; body?: Record<string, unknown> } = {}) {
+  constructor(kind: ErrorName, message?: string, opts: { cause?: unknown; info?: Record<string, unknown>; headers?: Record<string, string>; body?: Record<string, unknown>; reason?: string } = {}) {
     const entry = ErrorCatalog[kind];
     super(message ?? entry.message, { cause: opts.cause });
     this.kind = kind;
@@ -58,6 +63,12 @@ export class DpsError extends Error {
     this.info = opts.info;
     this.headers = opts.headers;
     this.body = opts.body;
+    this.reason = opts.reason;
+  }
+
+  /** The operator-facing reason: `reason` when set, else the message. */
+  get operatorReason(): string {
+    return this.reason ?? this.message;
   }
 
   static is(err: unknown): err is DpsError {

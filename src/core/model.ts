@@ -209,3 +209,56 @@ export interface TpmChallenge {
   /** Set when a register request used the challenge: the hub device key and the second blob that carries it. */
   result?: { hubKey: string; authenticationKey: string; usedAt: string };
 }
+
+/** What a device asked for in one attempt (diagnostics). */
+export type AttemptOperation = 'register' | 'poll' | 'status' | 'tpmChallenge' | 'connect';
+
+/**
+ * How one device attempt ended: `assigned`/`assigning` (register and poll answers), `accepted` (a connection or a
+ * status lookup that was answered), `refused` (4xx: credentials, enrollment, request), `disabled` (401003),
+ * `throttled` (429), `failed` (5xx: hub, webhook, allocation, internal).
+ */
+export type AttemptOutcome = 'assigned' | 'assigning' | 'accepted' | 'refused' | 'disabled' | 'throttled' | 'failed';
+
+/** Where a refusal or failure came from, for metrics and filters. */
+export type ReasonClass = 'credentials' | 'enrollment' | 'disabled' | 'request' | 'throttle' | 'hub' | 'webhook' | 'allocation' | 'internal';
+
+/**
+ * One device request as the operator sees it (`/opendps/diagnostics`): never a key, token or certificate, only what
+ * happened and why. `reason` is for the operator; the device's own answer stays as terse as DPS's.
+ */
+export interface AttemptRecord {
+  /** Unique and ordered by time: `{time}|{random}`. */
+  id: string;
+  /** When the request arrived (ISO). */
+  time: string;
+  /** The ID scope the device named ('' when it named none). */
+  idScope: string;
+  registrationId?: string;
+  operation: AttemptOperation;
+  protocol: 'https' | 'mqtt' | 'mqtt-ws' | 'amqp' | 'amqp-ws';
+  clientAddress?: string;
+  attestation?: AttestationMechanism['type'];
+  outcome: AttemptOutcome;
+  /** The answer's status code (HTTP status, or its equivalent on MQTT and AMQP). */
+  status: number;
+  errorCode?: number;
+  reason?: string;
+  reasonClass?: ReasonClass;
+  assignedHub?: string;
+  deviceId?: string;
+  substatus?: Substatus;
+  enrollmentGroupId?: string;
+  trackingId: string;
+  durationMs: number;
+}
+
+/** Billable operations per ID scope and UTC day (DPS pricing: registrations and service operations; status lookups are free). */
+export interface UsageTotal {
+  idScope: string;
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+  /** e.g. `deviceRegistration`, `serviceOperation`. */
+  operation: string;
+  count: number;
+}

@@ -4,6 +4,7 @@
  * these calls and maps DpsError back to the wire.
  */
 import { createCaCertificateOps } from './certificates/ca-certificate-ops.js';
+import { createDiagnosticsOps } from './diagnostics/diagnostics-ops.js';
 import type { CoreDeps } from './deps.js';
 import { createEnrollmentOps, groupKind, individualKind } from './enrollment/enrollment-ops.js';
 import { createAllocationSettingsOps } from './linked-hubs/allocation-settings.js';
@@ -46,6 +47,8 @@ export function createCore(deps: CoreDeps) {
     // OpenDPS service routes (/opendps/...): linked hubs and instance-level allocation settings
     linkedHubs: createLinkedHubOps(deps),
     allocationSettings: createAllocationSettingsOps(deps),
+    // OpenDPS diagnostics and operations metering (/opendps/diagnostics, /opendps/usage)
+    diagnostics: createDiagnosticsOps(deps),
   };
 }
 

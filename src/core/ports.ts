@@ -4,6 +4,7 @@
  * root implement these; the core imports no I/O library.
  */
 import type {
+  AttemptOutcome, AttemptRecord, UsageTotal,
   CaCertificate, EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance, TpmChallenge,
 } from './model.js';
 export type { Clock } from '../common/clock.js';
@@ -85,6 +86,38 @@ export interface TpmChallengeStore {
   prune(before: string): Promise<number>;
 }
 
+/** Which attempts to list: newest first, optionally by registration ID (case-insensitive) and outcome, in a time window. */
+export interface AttemptQuery {
+  registrationId?: string;
+  outcome?: AttemptOutcome;
+  /** ISO bounds on `time`: since inclusive, until exclusive. */
+  since?: string;
+  until?: string;
+  pageSize: number;
+  continuationToken?: string;
+}
+
+/** Diagnostics: one record per device attempt, with bounded retention. */
+export interface AttemptStore {
+  /** Appends records (a batch: the recorder buffers on the hot path). */
+  add(records: readonly AttemptRecord[]): Promise<void>;
+  list(idScope: string, query: AttemptQuery): Promise<Page<AttemptRecord>>;
+  /** Removes records older than `before` (ISO), beyond the newest `maxPerDevice` of a registration ID, and beyond the newest `maxTotal` overall; returns how many. */
+  prune(limits: { before: string; maxPerDevice: number; maxTotal: number }): Promise<number>;
+}
+
+/** Operations metering: daily totals, added to atomically (several nodes add to the same day). */
+export interface UsageStore {
+  add(idScope: string, day: string, counts: Readonly<Record<string, number>>): Promise<void>;
+  /** Totals of an ID scope, days ordered ascending; `from`/`to` are inclusive YYYY-MM-DD bounds. */
+  list(idScope: string, opts: { from?: string; to?: string }): Promise<UsageTotal[]>;
+}
+
+/** Counts for the console and metrics (one cheap query each). */
+export interface StatsStore {
+  counts(idScope: string): Promise<{ enrollments: number; groups: number; registrations: Record<string, number> }>;
+}
+
 /** Everything persistent, behind one handle. */
 export interface Store {
   readonly instances: ServiceInstanceStore;
@@ -95,6 +128,9 @@ export interface Store {
   readonly linkedHubs: LinkedHubStore;
   readonly certificates: CertificateStore;
   readonly tpmChallenges: TpmChallengeStore;
+  readonly attempts: AttemptStore;
+  readonly usage: UsageStore;
+  readonly stats: StatsStore;
   init(): Promise<void>;
   close(): Promise<void>;
 }

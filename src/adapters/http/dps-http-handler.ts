@@ -15,6 +15,7 @@ import type { Core } from '../../core/operations.js';
 import { certificateRoutes } from './certificate-routes.js';
 import { header, type HttpContext } from './context.js';
 import { deviceRoutes } from './device-routes.js';
+import { diagnosticsRoutes } from './diagnostics-routes.js';
 import { linkedHubRoutes } from './linked-hub-routes.js';
 import { dpsBodyErrors, dpsRouterErrors, errorReply } from './respond.js';
 import type { DpsRoute, RouteParams } from './route.js';
@@ -30,7 +31,7 @@ export interface DpsHttpOptions {
 }
 
 /** Service routes first: `/registrations/{id}/query` must not be taken for a device lookup. */
-const routes: readonly DpsRoute[] = [...serviceRoutes, ...certificateRoutes, ...linkedHubRoutes, ...deviceRoutes];
+const routes: readonly DpsRoute[] = [...serviceRoutes, ...certificateRoutes, ...linkedHubRoutes, ...diagnosticsRoutes, ...deviceRoutes];
 
 /** Runs the route's declared authentication, then its handler. */
 async function dispatch(route: DpsRoute, ctx: HttpContext, params: RouteParams): Promise<Reply> {

@@ -13,6 +13,11 @@ export interface Reply {
   /** Sent as JSON; absent means no body (and no content type). */
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * A streamed body (server-sent events): written after the head, until it resolves or the client goes. `body` is
+   * ignored when set. The signal aborts when the client closes the connection.
+   */
+  readonly stream?: (write: (chunk: string) => boolean, signal: AbortSignal) => Promise<void>;
 }
 
 /** A JSON reply; an absent body is sent as `{}` (DPS answers every 200 with a JSON document). */
@@ -23,6 +28,13 @@ export const noContent = (headers?: Readonly<Record<string, string>>): Reply => 
 
 /** Writes a reply; `extra` headers (e.g. a request id) are added under the reply's own. */
 export function writeReply(res: ServerResponse, reply: Reply, extra: Readonly<Record<string, string>> = {}): void {
+  if (reply.stream) {
+    res.writeHead(reply.status, { ...extra, ...reply.headers });
+    const abort = new AbortController();
+    res.once('close', () => abort.abort());
+    void reply.stream((chunk) => res.write(chunk), abort.signal).catch(() => undefined).finally(() => res.end());
+    return;
+  }
   if (reply.body === undefined) {
     res.writeHead(reply.status, { ...extra, ...reply.headers });
     res.end();

@@ -12,15 +12,25 @@ export { deriveDeviceKey };
 /** Parses and checks the token's shape, resource and expiry for `{idScope}/registrations/{registrationId}`. */
 export function checkRegistrationToken(authorization: string | undefined, idScope: string, registrationId: string, nowSec: number): SasToken {
   const parsed = parseSas(authorization);
-  if (!parsed.ok) throw new DpsError('Unauthorized', `Unauthorized: ${parsed.reason}.`);
+  if (!parsed.ok) {
+    const reason = authorization === undefined ? 'no credentials: the request carried no SAS token and no client certificate' : `malformed SAS token: ${parsed.reason}`;
+    throw new DpsError('Unauthorized', `Unauthorized: ${parsed.reason}.`, { reason });
+  }
   const token = parsed.token;
-  if (token.resource.toLowerCase() !== `${idScope}/registrations/${registrationId}`.toLowerCase()) {
-    throw new DpsError('Unauthorized', 'Unauthorized: the token was issued for another registration.');
+  const expected = `${idScope}/registrations/${registrationId}`;
+  if (token.resource.toLowerCase() !== expected.toLowerCase()) {
+    const [scope] = token.resource.split('/');
+    const reason = scope?.toLowerCase() !== idScope.toLowerCase()
+      ? `token signed for another ID scope (sr=${token.resource.slice(0, 200)}, expected ${expected})`
+      : `token signed for another registration ID (sr=${token.resource.slice(0, 200)}, expected ${expected})`;
+    throw new DpsError('Unauthorized', 'Unauthorized: the token was issued for another registration.', { reason });
   }
   if (token.keyName !== undefined && token.keyName !== 'registration') {
-    throw new DpsError('Unauthorized', 'Unauthorized: the token key name must be "registration".');
+    throw new DpsError('Unauthorized', 'Unauthorized: the token key name must be "registration".', { reason: `SAS key name is '${token.keyName.slice(0, 64)}', devices sign as 'registration'` });
   }
-  if (token.expiry <= nowSec) throw new DpsError('Unauthorized', 'Unauthorized: the token has expired.');
+  if (token.expiry <= nowSec) {
+    throw new DpsError('Unauthorized', 'Unauthorized: the token has expired.', { reason: `SAS token expired ${nowSec - token.expiry} s ago` });
+  }
   return token;
 }
 

@@ -15,7 +15,7 @@ import type { Attested, DeviceRequest } from './types.js';
 export async function resolveInstance(deps: CoreDeps, req: DeviceRequest): Promise<ServiceInstance> {
   if (!isRegistrationId(req.registrationId)) throw new DpsError('InvalidRegistrationId');
   const instance = await deps.store.instances.getByIdScope(req.idScope);
-  if (!instance) throw new DpsError('IdScopeNotFound');
+  if (!instance) throw new DpsError('IdScopeNotFound', undefined, { reason: `ID scope '${req.idScope.slice(0, 64)}' is not known to this service` });
   return instance;
 }
 
@@ -29,7 +29,12 @@ export async function authenticateSymmetricKey(
   const individual = prefetched ? prefetched.individual : await deps.store.enrollments.get(instance.idScope, req.registrationId);
   if (individual) {
     const match = matchIndividual(token, individual);
-    if (!match) throw new DpsError('Unauthorized');
+    if (!match) {
+      const reason = individual.attestation.type === 'symmetricKey'
+        ? `the signature verifies with neither key of individual enrollment '${individual.registrationId}'`
+        : `individual enrollment '${individual.registrationId}' uses ${individual.attestation.type} attestation, not a symmetric key`;
+      throw new DpsError('Unauthorized', undefined, { reason });
+    }
     return {
       instance, registrationId: req.registrationId,
       enrollment: { kind: 'individual', record: individual },
@@ -49,7 +54,9 @@ export async function authenticateSymmetricKey(
       };
     }
   }
-  throw new DpsError('Unauthorized');
+  throw new DpsError('Unauthorized', undefined, {
+    reason: `no individual enrollment and no symmetric-key group whose derived key verifies the signature (${groups.length} group${groups.length === 1 ? '' : 's'} tried)`,
+  });
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo, tpmChallengeRepo,
 } from '../repositories.js';
 import { PostgresDocTable, type Query } from './doc-table.js';
+import { postgresAttemptStore, postgresStats, postgresUsageStore } from './diagnostics.js';
 import { migratePostgres } from './migrate.js';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -48,6 +49,9 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
     linkedHubs: linkedHubRepo(table('linked_hubs')),
     certificates: certificateRepo(table('certificates')),
     tpmChallenges: tpmChallengeRepo(challenges, (before) => challenges.pruneIndexBefore('', before)),
+    attempts: postgresAttemptStore(query),
+    usage: postgresUsageStore(query),
+    stats: postgresStats(query),
     async init() {
       const client = await pool.connect();
       try {

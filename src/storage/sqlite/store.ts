@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { Store } from '../../core/ports.js';
 import { certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo, tpmChallengeRepo } from '../repositories.js';
 import { SqliteDocTable } from './doc-table.js';
+import { sqliteAttemptStore, sqliteStats, sqliteUsageStore } from './diagnostics.js';
 import { migrate } from './migrate.js';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -33,6 +34,9 @@ export function createSqliteStore(path: string): Store {
     linkedHubs: linkedHubRepo(table('linked_hubs')),
     certificates: certificateRepo(table('certificates')),
     tpmChallenges: tpmChallengeRepo(challenges, async (before) => challenges.pruneIndexBefore('', before)),
+    attempts: sqliteAttemptStore(db),
+    usage: sqliteUsageStore(db),
+    stats: sqliteStats(db),
     async init() {},
     async close() { db.close(); },
   };
