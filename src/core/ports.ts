@@ -152,15 +152,29 @@ export interface HubTwinState {
   properties?: { desired?: Record<string, unknown>; reported?: Record<string, unknown> };
 }
 
-/** Reaches an IoT hub (built-in or Azure) through the IoT Hub REST API. */
+/** Tags and desired properties: the part of a twin DPS writes. */
+export interface HubTwinContent {
+  tags: Record<string, unknown>;
+  desired: Record<string, unknown>;
+}
+
+/**
+ * Reaches an IoT hub (built-in or Azure) through the IoT Hub REST API. Each method is one round trip to the hub,
+ * so the registration step can count them (provision-hub-device.ts).
+ */
 export interface HubConnector {
   getDevice(hub: LinkedHub, deviceId: string): Promise<HubDeviceSpec | undefined>;
-  /** Creates or replaces the device; `created` tells whether it did not exist before. */
-  upsertDevice(hub: LinkedHub, device: HubDeviceSpec): Promise<{ created: boolean }>;
+  /**
+   * Creates the device together with its twin; `created: false` when a device with that ID exists (it is left as it
+   * is). IoT Hub REST: bulk registry operation `POST /devices`, importMode create with tags and properties.desired.
+   */
+  createDevice(hub: LinkedHub, device: HubDeviceSpec, twin: HubTwinContent): Promise<{ created: boolean }>;
+  /** Writes the identity of a device the caller knows exists (IoT Hub: `PUT /devices/{id}` with If-Match "*"). */
+  upsertDevice(hub: LinkedHub, device: HubDeviceSpec): Promise<void>;
   deleteDevice(hub: LinkedHub, deviceId: string): Promise<void>;
   getTwin(hub: LinkedHub, deviceId: string): Promise<HubTwinState | undefined>;
-  /** Replaces tags and desired properties. */
-  replaceTwin(hub: LinkedHub, deviceId: string, twin: { tags: Record<string, unknown>; desired: Record<string, unknown> }): Promise<void>;
+  /** Replaces tags and desired properties (IoT Hub: `PUT /twins/{id}` with If-Match "*"). */
+  replaceTwin(hub: LinkedHub, deviceId: string, twin: HubTwinContent): Promise<void>;
 }
 
 /** Random values, as a port so tests can make them predictable. */

@@ -7,8 +7,9 @@
  * @example
  * const hubs = createIotHubRestConnector({ ca: readFileSync('ca.pem') });
  * const hub = { hostName: 'hub1.local', connectionString: 'HostName=hub1.local;SharedAccessKeyName=iothubowner;SharedAccessKey=...' };
- * const { device, created } = await hubs.createOrUpdateDevice(hub, { deviceId: 'dev1', authentication: { type: 'sas', symmetricKey: { primaryKey: k1, secondaryKey: k2 } } });
- * await hubs.updateTwin(hub, 'dev1', { tags: { site: 'b43' }, properties: { desired: { interval: 30 } } });
+ * const dev1 = { deviceId: 'dev1', authentication: { type: 'sas', symmetricKey: { primaryKey: k1, secondaryKey: k2 } } } as const;
+ * const { created } = await hubs.createDeviceWithTwin(hub, dev1, { tags: { site: 'b43' }, properties: { desired: { interval: 30 } } });
+ * if (!created) await hubs.updateDevice(hub, dev1); // it existed: make its identity ours
  * hubs.close();
  */
 import { Agent, request } from 'node:https';
@@ -18,7 +19,7 @@ import { systemClock, nowSeconds, type Clock } from '../common/clock.js';
 import { noopLogger, type Logger } from '../common/logger.js';
 import { createSas, parseConnectionString } from '../common/sas.js';
 import { HubConnectorError, parseHubErrorBody } from './errors.js';
-import type { HubDevice, HubDeviceInput, HubTarget, HubTwin, HubTwinPatch, HubTwinReplacement } from './types.js';
+import type { HubBulkResult, HubDevice, HubDeviceInput, HubTarget, HubTwin, HubTwinPatch, HubTwinReplacement } from './types.js';
 
 export const HUB_API_VERSION = '2021-04-12';
 const TOKEN_LIFETIME_SECONDS = 3600;
@@ -33,12 +34,45 @@ export interface IotHubRestConnectorOptions {
   readonly clock?: Clock;
   /** Per-request timeout (default 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * Sends one signed request and resolves with the answer. Default: HTTPS to the hub with a keep-alive agent. Tests
+   * pass an in-process hub here; it sees exactly the requests an HTTPS hub would.
+   */
+  readonly send?: HubSend;
 }
+
+/** One request as the connector sends it: method, path with query, headers (Authorization included), JSON body. */
+export interface HubRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: Buffer;
+}
+
+/** A hub's answer: status, body text and the `iothub-errorcode` header. */
+export interface HubResponse {
+  readonly status: number;
+  readonly body: string;
+  readonly errorCode?: string;
+}
+
+export type HubSend = (hub: HubTarget, req: HubRequest) => Promise<HubResponse>;
 
 export interface IotHubRestConnector {
   /** The device, or undefined when the hub does not know it. */
   getDevice(hub: HubTarget, deviceId: string): Promise<HubDevice | undefined>;
-  /** Creates the device (`created: true`) or, when it exists, updates it unconditionally (If-Match "*"). */
+  /**
+   * Creates the device together with its twin (tags and desired properties) in one round trip; `created: false`
+   * when a device with that ID exists (then nothing was changed). The answer carries no device: the caller gives
+   * the keys or thumbprints.
+   */
+  createDeviceWithTwin(hub: HubTarget, device: HubDeviceInput, twin: HubTwinReplacement): Promise<{ created: boolean }>;
+  /** Replaces an existing device's identity: If-Match `etag`, or "*" (unconditional; IoT Hub then also creates). */
+  updateDevice(hub: HubTarget, device: HubDeviceInput, etag?: string): Promise<HubDevice>;
+  /**
+   * For a caller that does not know whether the device exists: creates it (`created: true`) or, on 409, updates it
+   * unconditionally — two round trips then. Registration knows, and calls createDeviceWithTwin or updateDevice.
+   */
   createOrUpdateDevice(hub: HubTarget, device: HubDeviceInput): Promise<{ device: HubDevice; created: boolean }>;
   /** Deletes the device and its twin; false when it did not exist. */
   deleteDevice(hub: HubTarget, deviceId: string): Promise<boolean>;
@@ -50,12 +84,6 @@ export interface IotHubRestConnector {
   replaceTwin(hub: HubTarget, deviceId: string, twin: HubTwinReplacement, etag?: string): Promise<HubTwin>;
   /** Closes pooled connections. */
   close(): void;
-}
-
-interface HubResponse {
-  readonly status: number;
-  readonly body: string;
-  readonly errorCode?: string;
 }
 
 interface Credentials {
@@ -80,7 +108,18 @@ function credentialsOf(hub: HubTarget): Credentials {
 
 const quoted = (etag: string): string => (etag.startsWith('"') && etag.endsWith('"') && etag.length >= 2 ? etag : `"${etag}"`);
 const devicePath = (id: string): string => `/devices/${encodeURIComponent(id)}?api-version=${HUB_API_VERSION}`;
+const bulkPath = `/devices?api-version=${HUB_API_VERSION}`;
 const twinPath = (id: string): string => `/twins/${encodeURIComponent(id)}?api-version=${HUB_API_VERSION}`;
+
+/** The BulkRegistryOperationResult in a bulk answer's body, or undefined when the body is not one. */
+function bulkResultOf(body: string): HubBulkResult | undefined {
+  try {
+    const parsed = JSON.parse(body) as Partial<HubBulkResult> | null;
+    return parsed && typeof parsed.isSuccessful === 'boolean' ? (parsed as HubBulkResult) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function createIotHubRestConnector(opts: IotHubRestConnectorOptions = {}): IotHubRestConnector {
   const clock = opts.clock ?? systemClock;
@@ -88,11 +127,7 @@ export function createIotHubRestConnector(opts: IotHubRestConnectorOptions = {})
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const agent = new Agent({ keepAlive: true, ...(opts.ca !== undefined ? { ca: [...rootCertificates, opts.ca] } : {}) });
 
-  function call(hub: HubTarget, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<HubResponse> {
-    const { keyName, key } = credentialsOf(hub);
-    const token = createSas({ resource: hub.hostName, key, keyName, expiry: nowSeconds(clock) + TOKEN_LIFETIME_SECONDS });
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
-    const started = Date.now();
+  function httpsSend(hub: HubTarget, { method, path, headers, body }: HubRequest): Promise<HubResponse> {
     return new Promise<HubResponse>((resolve, reject) => {
       const fail = (message: string, code: string, cause?: unknown) =>
         reject(new HubConnectorError(message, 0, code, hub.hostName, { cause }));
@@ -105,30 +140,44 @@ export function createIotHubRestConnector(opts: IotHubRestConnectorOptions = {})
           checkServerIdentity: (_host, cert) => checkServerIdentity(hub.hostName, cert),
           method,
           path,
-          headers: {
-            Authorization: token,
-            'User-Agent': 'opendps-hub-connector',
-            Accept: 'application/json',
-            ...headers,
-            ...(payload ? { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(payload.length) } : {}),
-          },
+          headers,
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', (err) => fail(`Reading the hub response failed: ${err.message}`, 'NetworkError', err));
           res.on('end', () => {
-            const status = res.statusCode ?? 0;
             const code = res.headers['iothub-errorcode'];
-            logger.debug('hub call', { hubHostName: hub.hostName, method, path: path.split('?')[0], status, ms: Date.now() - started });
-            resolve({ status, body: Buffer.concat(chunks).toString('utf8'), errorCode: Array.isArray(code) ? code[0] : code });
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), errorCode: Array.isArray(code) ? code[0] : code });
           });
         },
       );
       req.setTimeout(timeoutMs, () => req.destroy(new HubConnectorError(`The hub did not answer within ${timeoutMs} ms`, 0, 'Timeout', hub.hostName)));
       req.on('error', (err) => (err instanceof HubConnectorError ? reject(err) : fail(`The hub could not be reached: ${err.message}`, 'NetworkError', err)));
-      req.end(payload);
+      req.end(body);
     });
+  }
+  const send = opts.send ?? httpsSend;
+
+  async function call(hub: HubTarget, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<HubResponse> {
+    const { keyName, key } = credentialsOf(hub);
+    const token = createSas({ resource: hub.hostName, key, keyName, expiry: nowSeconds(clock) + TOKEN_LIFETIME_SECONDS });
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    const started = Date.now();
+    const res = await send(hub, {
+      method,
+      path,
+      headers: {
+        Authorization: token,
+        'User-Agent': 'opendps-hub-connector',
+        Accept: 'application/json',
+        ...headers,
+        ...(payload ? { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(payload.length) } : {}),
+      },
+      ...(payload ? { body: payload } : {}),
+    });
+    logger.debug('hub call', { hubHostName: hub.hostName, method, path: path.split('?')[0], status: res.status, ms: Date.now() - started });
+    return res;
   }
 
   function failure(hub: HubTarget, operation: string, res: HubResponse): HubConnectorError {
@@ -152,6 +201,12 @@ export function createIotHubRestConnector(opts: IotHubRestConnectorOptions = {})
     return call(hub, 'PUT', devicePath(device.deviceId), ifMatch === undefined ? {} : { 'If-Match': quoted(ifMatch) }, device);
   }
 
+  async function updateDevice(hub: HubTarget, device: HubDeviceInput, etag = '*'): Promise<HubDevice> {
+    const res = await putDevice(hub, device, etag);
+    if (ok(res)) return json<HubDevice>(hub, 'updateDevice', res);
+    throw failure(hub, 'updateDevice', res);
+  }
+
   return {
     async getDevice(hub, deviceId) {
       const res = await call(hub, 'GET', devicePath(deviceId), {});
@@ -160,14 +215,30 @@ export function createIotHubRestConnector(opts: IotHubRestConnectorOptions = {})
       throw failure(hub, 'getDevice', res);
     },
 
+    async createDeviceWithTwin(hub, device, twin) {
+      // IoT Hub REST "Bulk Registry - Update Registry": POST /devices with one ExportImportDevice, importMode create,
+      // carrying the twin's tags and properties.desired (as the service SDKs' AddDeviceWithTwinAsync does). The
+      // answer is a BulkRegistryOperationResult: 200 when it worked, 400 with per-device errors (DeviceAlreadyExists).
+      const { deviceId, ...fields } = device;
+      const entry = { id: deviceId, importMode: 'create', ...fields, tags: twin.tags ?? {}, properties: { desired: twin.properties?.desired ?? {} } };
+      const res = await call(hub, 'POST', bulkPath, {}, [entry]);
+      const result = res.status === 200 || res.status === 400 ? bulkResultOf(res.body) : undefined;
+      if (!result) throw failure(hub, 'createDeviceWithTwin', res);
+      if (result.isSuccessful) return { created: true };
+      const error = result.errors?.find((e) => e.deviceId === deviceId) ?? result.errors?.[0];
+      if (error?.errorCode === 'DeviceAlreadyExists') return { created: false };
+      const text = `createDeviceWithTwin failed at hub ${hub.hostName}: ${res.status} ${error?.errorCode ?? 'unknown error'}${error?.errorStatus ? ` (${error.errorStatus})` : ''}`;
+      throw new HubConnectorError(text, res.status, error?.errorCode, hub.hostName);
+    },
+
+    updateDevice,
+
     async createOrUpdateDevice(hub, device) {
-      // Create first (no If-Match: 409 when it exists), then update unconditionally: tells created from updated in one call.
+      // Create only (no If-Match: 409 DeviceAlreadyExists when it exists), then update unconditionally.
       const created = await putDevice(hub, device, undefined);
       if (ok(created)) return { device: json<HubDevice>(hub, 'createDevice', created), created: true };
       if (created.status !== 409) throw failure(hub, 'createDevice', created);
-      const updated = await putDevice(hub, device, '*');
-      if (ok(updated)) return { device: json<HubDevice>(hub, 'updateDevice', updated), created: false };
-      throw failure(hub, 'updateDevice', updated);
+      return { device: await updateDevice(hub, device), created: false };
     },
 
     async deleteDevice(hub, deviceId) {

@@ -86,3 +86,10 @@ export interface HubTwinReplacement {
   tags?: JsonObject;
   properties?: { desired?: JsonObject };
 }
+
+/** A bulk registry operation's answer (`POST /devices`): per-device errors when `isSuccessful` is false. */
+export interface HubBulkResult {
+  isSuccessful: boolean;
+  errors?: { deviceId: string; errorCode: string; errorStatus?: string }[];
+  warnings?: { deviceId: string; warningCode: string; warningStatus?: string }[];
+}

@@ -1,7 +1,11 @@
 /**
  * @module hub/bulk
- * `POST /devices` bulk registry operations (1–100 devices; shared/protocol/iot-hub.md §1.5). Each entry is
- * `{id, importMode, eTag?, ...device fields}`; every entry is attempted and failures are reported per device.
+ * `POST /devices` bulk registry operations (1–100 devices; shared/protocol/iot-hub.md §1.5; IoT Hub REST "Bulk
+ * Registry - Update Registry"). Each entry is an ExportImportDevice `{id, importMode, eTag?, ...device fields,
+ * tags?, properties?: {desired?}}`; every entry is attempted and failures are reported per device.
+ * An entry that creates its device (create, createOrUpdate*) may carry the device's twin: `tags` and
+ * `properties.desired` become the new twin's, in the same step (what the service SDKs' AddDeviceWithTwinAsync /
+ * CreateWithTwinAsync send, and what DPS uses to create a device with its initial twin in one round trip).
  */
 import type { IfMatch } from './context.js';
 import { HubError, argumentInvalid } from './errors.js';
@@ -31,16 +35,33 @@ async function runOne(registry: DeviceRegistry, entry: Record<string, unknown>):
   if (!mode || !MODES.includes(mode)) throw argumentInvalid(`importMode ${String(entry.importMode)} is not supported`);
   const etag: IfMatch = mode.endsWith('ifmatchetag') ? (typeof entry.eTag === 'string' && entry.eTag ? entry.eTag.replace(/^"|"$/g, '') : '*') : '*';
   if (mode === 'delete' || mode === 'deleteifmatchetag') return registry.delete(id, etag);
-  const { id: _id, importMode: _m, eTag: _e, ...fields } = entry;
+  const { id: _id, importMode: _m, eTag: _e, twinETag: _t, tags: _tags, properties: _p, ...fields } = entry;
   const body = { ...fields, deviceId: id };
   if (mode === 'create') {
-    await registry.put(id, body, undefined);
+    await registry.put(id, body, undefined, twinOf(entry));
   } else if (mode === 'update' || mode === 'updateifmatchetag') {
     await registry.get(id); // update never creates
     await registry.put(id, body, etag);
   } else {
-    await registry.put(id, body, mode === 'createorupdate' ? '*' : etag);
+    await registry.put(id, body, mode === 'createorupdate' ? '*' : etag, twinOf(entry));
   }
+}
+
+const isEmptyObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+
+/**
+ * The twin an entry carries (`tags`, `properties.desired`), or undefined. The SDKs send `properties.reported` too,
+ * empty for a new twin: an empty one is ignored, anything else is refused (the service never writes reported).
+ */
+function twinOf(entry: Record<string, unknown>): unknown {
+  const { tags, properties } = entry;
+  if ((tags === undefined || tags === null) && (properties === undefined || properties === null)) return undefined;
+  if (typeof properties === 'object' && properties !== null && !Array.isArray(properties) && 'reported' in properties
+    && (properties.reported === null || isEmptyObject(properties.reported))) {
+    const { reported: _r, ...rest } = properties as Record<string, unknown>;
+    return { tags, properties: rest };
+  }
+  return { tags, properties };
 }
 
 /** Runs every entry in order; throws ArgumentInvalid only when the request itself is malformed. */

@@ -2,7 +2,8 @@
  * @module hub/registry
  * Device identity operations with IoT Hub's If-Match rules (shared/protocol/iot-hub.md §1.3):
  * absent → create only (409 DeviceAlreadyExists), `*` → create or update, an etag → update only if it matches (412).
- * Creating a device also writes its fresh twin.
+ * Creating a device also writes its fresh twin: empty, or with the tags and desired properties the caller gives
+ * (bulk create with a twin, bulk.ts).
  */
 import { CAS_ATTEMPTS, type HubContext, type IfMatch } from './context.js';
 import { buildDevice } from './device-identity.js';
@@ -40,8 +41,12 @@ export class DeviceRegistry {
     return this.ctx.store.listDevices(this.ctx.hubName, { limit: max });
   }
 
-  /** `PUT /devices/{id}`: `body` is the request's Device JSON. */
-  async put(deviceId: string, body: unknown, ifMatch: IfMatch): Promise<PutDeviceResult> {
+  /**
+   * `PUT /devices/{id}`: `body` is the request's Device JSON. `twin` (`{tags?, properties?: {desired?}}`) is the
+   * twin a device created by this call starts with; it is validated before anything is written and ignored when the
+   * device exists.
+   */
+  async put(deviceId: string, body: unknown, ifMatch: IfMatch, twin?: unknown): Promise<PutDeviceResult> {
     const { store, hubName, clock } = this.ctx;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const existing = await store.getDevice(hubName, deviceId);
@@ -50,8 +55,9 @@ export class DeviceRegistry {
       if (existing && ifMatch !== undefined && ifMatch !== '*' && existing.etag !== ifMatch) throw etagMismatch(deviceId);
       const now = clock.now();
       const device = buildDevice(body, deviceId, existing, now);
+      const fresh = existing ? undefined : newTwin(deviceId, now.toISOString(), twin);
       if (await store.putDevice(hubName, device, existing ? { etag: existing.etag } : 'absent')) {
-        if (!existing) await store.putTwin(hubName, newTwin(deviceId, now.toISOString()), 'any');
+        if (fresh) await store.putTwin(hubName, fresh, 'any');
         this.ctx.events.emit('deviceUpdated', { hubName, deviceId, enabled: device.status === 'enabled' });
         return { device, created: !existing };
       }

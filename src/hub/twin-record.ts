@@ -21,14 +21,19 @@ export interface TwinWrite {
   readonly desired?: DesiredChange;
 }
 
-/** A fresh device's twin: `version` 1, empty tags, desired and reported at `$version` 1. */
-export function newTwin(deviceId: string, at: string): TwinRecord {
+/**
+ * A fresh device's twin: `version` 1, desired and reported at `$version` 1. Empty, or born with the tags and desired
+ * properties of `content` (`{tags?, properties?: {desired?}}`, validated as a `PUT /twins` body) when the device is
+ * created with its twin (bulk `importMode: create` with `tags`/`properties`, as `AddDeviceWithTwinAsync` sends).
+ */
+export function newTwin(deviceId: string, at: string, content?: unknown): TwinRecord {
+  const { tags, desired } = content === undefined ? { tags: {}, desired: {} } : replacementParts(content);
   return {
     deviceId,
     etag: twinEtag(1),
     version: 1,
-    tags: {},
-    properties: { desired: newSection({ at, version: 1 }), reported: newSection({ at }) },
+    tags,
+    properties: { desired: replaceSection(desired, 1, { at, version: 1 }), reported: newSection({ at }) },
   };
 }
 
@@ -65,8 +70,8 @@ export function applyServicePatch(twin: TwinRecord, body: unknown, at: string): 
   return { twin: bump(twin, next), desired: change };
 }
 
-/** PUT /twins/{id}: replace tags and desired (reserved `$metadata`/`$version` in the body are ignored). */
-export function applyServiceReplace(twin: TwinRecord, body: unknown, at: string): TwinWrite {
+/** The new tags and desired values of a replacement body (reserved `$metadata`/`$version` in desired are ignored). */
+function replacementParts(body: unknown): { tags: JsonObject; desired: JsonObject } {
   const { tags, desired } = serviceParts(body);
   const newTags = tags === undefined ? {} : tags;
   assertPatch(newTags, 'tags');
@@ -77,10 +82,16 @@ export function applyServiceReplace(twin: TwinRecord, body: unknown, at: string)
     assertPatch(rest, 'properties.desired');
     values = rest;
   }
+  return { tags: structuredClone(newTags), desired: values };
+}
+
+/** PUT /twins/{id}: replace tags and desired (reserved `$metadata`/`$version` in the body are ignored). */
+export function applyServiceReplace(twin: TwinRecord, body: unknown, at: string): TwinWrite {
+  const { tags, desired: values } = replacementParts(body);
   const version = twin.properties.desired.$version + 1;
   const before = sectionValues(twin.properties.desired);
   const section = replaceSection(values, version, { at, version });
-  const next = bump(twin, { tags: structuredClone(newTags), properties: { ...twin.properties, desired: section } });
+  const next = bump(twin, { tags, properties: { ...twin.properties, desired: section } });
   return { twin: next, desired: { patch: topLevelDiff(before, values), version } };
 }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { noopLogger } from '../../src/common/logger.js';
 import { cryptoIds } from '../../src/common/ids.js';
 import { defaultCoreSettings } from '../../src/core/deps.js';
-import type { HubConnector, HubDeviceSpec, Store } from '../../src/core/ports.js';
+import type { HubConnector, HubDeviceSpec, HubTwinContent, Store } from '../../src/core/ports.js';
 import type { LinkedHub } from '../../src/core/model.js';
 import { createCore, type Core } from '../../src/core/operations.js';
 import { createSqliteStore } from '../../src/storage/sqlite/store.js';
@@ -35,9 +35,10 @@ function gate() {
 
 /** The shared hub as one node's connector sees it: the same devices, with an optional gate before a call. */
 class GatedHub implements HubConnector {
-  gates: Partial<Record<'getDevice' | 'replaceTwin', ReturnType<typeof gate>>> = {};
+  gates: Partial<Record<'getDevice' | 'createDevice' | 'replaceTwin', ReturnType<typeof gate>>> = {};
   constructor(private readonly hub: FakeHubs) {}
   async getDevice(h: LinkedHub, id: string) { await this.gates.getDevice?.pass('read the device'); return this.hub.getDevice(h, id); }
+  async createDevice(h: LinkedHub, d: HubDeviceSpec, t: HubTwinContent) { await this.gates.createDevice?.pass('create the device'); return this.hub.createDevice(h, d, t); }
   upsertDevice(h: LinkedHub, d: HubDeviceSpec) { return this.hub.upsertDevice(h, d); }
   deleteDevice(h: LinkedHub, id: string) { return this.hub.deleteDevice(h, id); }
   getTwin(h: LinkedHub, id: string) { return this.hub.getTwin(h, id); }
@@ -83,13 +84,13 @@ function scenarios(backend: string, open: () => Promise<[Store, Store]>, skip: s
 
   test(`${backend}: an attempt whose hub step fails while another node registers the device never erases what that node was told`, { skip }, async () => {
     const n = await nodes();
-    n.hubB.gates.getDevice = gate();
+    n.hubB.gates.createDevice = gate();
     const onB = n.b.registerDevice(req()); // node B starts first and stalls at the hub
-    await n.hubB.gates.getDevice.reached;
+    await n.hubB.gates.createDevice.reached;
     const opA = await n.a.registerDevice(req()); // the device retries through node A meanwhile
     const answerA1 = await poll(n.a, opA.operationId);
     await assertConsistent(n, answerA1);
-    n.hubB.gates.getDevice.release(true); // node B's hub step fails
+    n.hubB.gates.createDevice.release(true); // node B's hub step fails
     const opB = await onB;
     for (const op of [opA, opB]) {
       for (const core of [n.a, n.b]) await assertConsistent(n, await poll(core, op.operationId));
@@ -99,7 +100,7 @@ function scenarios(backend: string, open: () => Promise<[Store, Store]>, skip: s
       assert.equal(record?.status, 'assigned', 'the acknowledged assignment stands');
     }
     // the device registers again and ends assigned, consistently
-    delete n.hubB.gates.getDevice;
+    delete n.hubB.gates.createDevice;
     const again = await poll(n.b, (await n.b.registerDevice(req())).operationId);
     assert.equal(again.status, 'assigned');
     await assertConsistent(n, again);
@@ -107,12 +108,12 @@ function scenarios(backend: string, open: () => Promise<[Store, Store]>, skip: s
 
   test(`${backend}: while one node holds the claim the other does no hub work and its operation follows the record`, { skip }, async () => {
     const n = await nodes();
-    n.hubA.gates.replaceTwin = gate();
+    n.hubA.gates.createDevice = gate();
     const onA = n.a.registerDevice(req());
-    await n.hubA.gates.replaceTwin.reached; // node A created the device and is writing its twin
+    await n.hubA.gates.createDevice.reached; // node A is creating the device with its twin
     const opB = await n.b.registerDevice(req());
     assert.equal((await poll(n.b, opB.operationId)).status, 'assigning', 'the registration is still in progress');
-    n.hubA.gates.replaceTwin.release(false);
+    n.hubA.gates.createDevice.release(false);
     const opA = await onA;
     const [ra, rb] = [await poll(n.b, opA.operationId), await poll(n.a, opB.operationId)];
     assert.equal(ra.status, 'assigned');
@@ -124,9 +125,9 @@ function scenarios(backend: string, open: () => Promise<[Store, Store]>, skip: s
 
   test(`${backend}: a node that stops mid-attempt: its claim runs out, another node takes over, the late write loses`, { skip }, async () => {
     const n = await nodes();
-    n.hubA.gates.replaceTwin = gate();
-    const onA = n.a.registerDevice(req()); // node A "stops" while writing the twin
-    await n.hubA.gates.replaceTwin.reached;
+    n.hubA.gates.createDevice = gate();
+    const onA = n.a.registerDevice(req()); // node A "stops" while creating the device with its twin
+    await n.hubA.gates.createDevice.reached;
     const stuck = await n.b.registerDevice(req());
     n.clock.set(new Date(T0.getTime() + (LEASE_S + 1) * 1000));
     const interrupted = await poll(n.b, stuck.operationId);
@@ -136,7 +137,7 @@ function scenarios(backend: string, open: () => Promise<[Store, Store]>, skip: s
     const rb = await poll(n.b, opB.operationId);
     assert.equal(rb.status, 'assigned');
     await assertConsistent(n, rb);
-    n.hubA.gates.replaceTwin.release(false); // node A wakes up: its write of the record must lose
+    n.hubA.gates.createDevice.release(false); // node A wakes up: its write of the record must lose
     const opA = await onA;
     const ra = await poll(n.a, opA.operationId);
     await assertConsistent(n, ra);

@@ -33,9 +33,9 @@ const hub = (hostName: string, extra: Partial<LinkedHub> = {}): LinkedHub => ({
 async function setup(enrollment: Record<string, unknown> = {}) {
   const f = await makeCore();
   const webhook = new FakeWebhook();
-  (f.core.deps as { webhooks?: WebhookClient }).webhooks = webhook;
-  await f.core.deps.store.linkedHubs.put(ID_SCOPE, hub('toasters.local'));
-  await f.core.deps.store.linkedHubs.put(ID_SCOPE, hub('off.local', { applyAllocationPolicy: false }));
+  (f.deps as { webhooks?: WebhookClient }).webhooks = webhook;
+  await f.deps.store.linkedHubs.put(ID_SCOPE, hub('toasters.local'));
+  await f.deps.store.linkedHubs.put(ID_SCOPE, hub('off.local', { applyAllocationPolicy: false }));
   await f.core.enrollments.put(ID_SCOPE, 'toaster-7', {
     registrationId: 'toaster-7', attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: KEY, secondaryKey: KEY } },
     allocationPolicy: 'custom', customAllocationDefinition: { webhookUrl: HOOK, apiVersion: '2021-10-01' },
@@ -110,7 +110,7 @@ test('custom without a webhook definition or without a webhook client fails clea
   // an enrollment with allocationPolicy custom and no definition is refused when it is written
   await assert.rejects(setup({ customAllocationDefinition: undefined }), /'customAllocationDefinition': required when allocationPolicy is custom/);
   const g = await setup();
-  (g.core.deps as { webhooks?: WebhookClient }).webhooks = undefined;
+  (g.deps as { webhooks?: WebhookClient }).webhooks = undefined;
   assert.match((await g.register()).errorMessage!, /no webhook client/);
 });
 

@@ -17,7 +17,7 @@ const HUB_KEY = Buffer.alloc(32, 5).toString('base64');
 const cs = (host: string, key = HUB_KEY) => `HostName=${host};SharedAccessKeyName=iothubowner;SharedAccessKey=${key}`;
 
 test('link, list (masked), update keeping other fields, clear with null, unlink', async () => {
-  const { core } = await makeCore();
+  const { core, deps } = await makeCore();
   const ops = core.linkedHubs;
   const { hub, created } = await ops.put(ID_SCOPE, 'hub-x.example.com', { connectionString: cs('hub-x.example.com'), allocationWeight: 3, location: 'eu-west' });
   assert.equal(created, true);
@@ -34,13 +34,13 @@ test('link, list (masked), update keeping other fields, clear with null, unlink'
   assert.equal(updated.hub.allocationWeight, 3, 'left-out fields keep their values');
   assert.equal(updated.hub.location, 'eu-west');
   assert.equal(updated.hub.applyAllocationPolicy, false);
-  const stored = (await core.deps.store.linkedHubs.list(ID_SCOPE)).find((h) => h.hostName === 'hub-x.example.com')!;
+  const stored = (await deps.store.linkedHubs.list(ID_SCOPE)).find((h) => h.hostName === 'hub-x.example.com')!;
   assert.equal(stored.connectionString, cs('hub-x.example.com'), 'the store keeps the real connection string');
   assert.equal(stored.port, 8443);
 
   // a body read back from the API (masked connection string) keeps the real one
   await ops.put(ID_SCOPE, 'hub-x.example.com', { ...updated.hub, location: null, port: null });
-  const again = (await core.deps.store.linkedHubs.list(ID_SCOPE)).find((h) => h.hostName === 'hub-x.example.com')!;
+  const again = (await deps.store.linkedHubs.list(ID_SCOPE)).find((h) => h.hostName === 'hub-x.example.com')!;
   assert.equal(again.connectionString, cs('hub-x.example.com'));
   assert.equal(again.location, undefined);
   assert.equal(again.port, undefined);
@@ -93,8 +93,8 @@ test('allocation settings: validated, merged by top-level field, cleared with nu
 test('service routes: /opendps/linkedHubs and /opendps/allocation need the service SAS and answer JSON', async () => {
   const f = await makeCore();
   const policyKey = Buffer.alloc(32, 8).toString('base64');
-  const instance = (await f.core.deps.store.instances.get('opendps'))!;
-  await f.core.deps.store.instances.put({ ...instance, policies: [{ name: 'provisioningserviceowner', primaryKey: policyKey, secondaryKey: policyKey, rights: [] }] });
+  const instance = (await f.deps.store.instances.get('opendps'))!;
+  await f.deps.store.instances.put({ ...instance, policies: [{ name: 'provisioningserviceowner', primaryKey: policyKey, secondaryKey: policyKey, rights: [] }] });
   const handler = createDpsHttpHandler({ core: f.core, logger: noopLogger, instanceName: 'opendps' });
   const sas = createSas({ resource: 'dps.local', key: policyKey, keyName: 'provisioningserviceowner', expiry: Math.floor(new Date('2026-01-01T01:00:00Z').getTime() / 1000) });
   const call = async (method: string, url: string, body?: unknown, auth = sas) => {

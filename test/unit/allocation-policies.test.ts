@@ -21,7 +21,7 @@ const hub = (hostName: string, extra: Partial<LinkedHub> = {}): LinkedHub => ({
 
 async function setup(hubs: LinkedHub[], group: Record<string, unknown> = {}) {
   const f = await makeCore(new Date('2026-01-01T00:00:00Z'), { throttle: { registrationsPerMinute: 0, devicePollsPerWindow: 0, devicePollWindowSeconds: 10 } });
-  const store = f.core.deps.store;
+  const store = f.deps.store;
   await store.linkedHubs.delete(ID_SCOPE, 'hub-a.local');
   for (const h of hubs) await store.linkedHubs.put(ID_SCOPE, h);
   await f.core.groups.put(ID_SCOPE, 'fleet', { enrollmentGroupId: 'fleet', attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: GROUP_KEY, secondaryKey: GROUP_KEY } }, ...group }, undefined);

@@ -38,7 +38,7 @@ async function setup(settings: Partial<CoreSettings> = {}, opts: Partial<DpsMqtt
   }, undefined);
   await f.core.groups.put(ID_SCOPE, 'g1', { enrollmentGroupId: 'g1', attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: GROUP_KEY, secondaryKey: GROUP_KEY } } }, undefined);
   const lines: Array<{ level: string; msg: string } & LogFields> = [];
-  const handler = createDpsMqttHandler({ core: f.core, logger: captureLogger(lines), ...opts });
+  const handler = createDpsMqttHandler({ core: f.core, logger: captureLogger(lines), clock: f.clock, ...opts });
   return { ...f, lines, open: () => client(handler) };
 }
 
@@ -135,7 +135,7 @@ test('CONNACK codes: accepted, identifier rejected (2), bad user name or passwor
 
 test('a failing store at CONNECT → CONNACK 3, logged once as an error', async () => {
   const f = await setup();
-  f.core.deps.store.instances.getByIdScope = async () => { throw new Error('database is down'); };
+  f.deps.store.instances.getByIdScope = async () => { throw new Error('database is down'); };
   assert.equal(await f.open().connect(), 3);
   assert.equal(f.lines.filter((l) => l.level === 'error').length, 1);
 });
@@ -179,7 +179,7 @@ test('an unexpected error becomes 500 with a DPS body, logged once', async () =>
   const c = f.open();
   await c.connect();
   await c.subscribe();
-  f.core.deps.store.registrations.get = async () => { throw new TypeError('boom'); };
+  f.deps.store.registrations.get = async () => { throw new TypeError('boom'); };
   const res = await c.request(REGISTER('x'), '{}');
   assert.equal(res.topic, '$dps/registrations/res/500/?$rid=x');
   assert.equal(res.json.errorCode, 500000);

@@ -17,7 +17,7 @@ const HUB_B: LinkedHub = { ...HUB, hostName: B, connectionString: HUB.connection
 
 async function setup(enrollment: Record<string, unknown> = {}) {
   const f = await makeCore();
-  await f.core.deps.store.linkedHubs.put(ID_SCOPE, HUB_B);
+  await f.deps.store.linkedHubs.put(ID_SCOPE, HUB_B);
   const writes: string[] = [];
   const hubs = f.hubs;
   for (const m of ['upsertDevice', 'replaceTwin', 'deleteDevice'] as const) {
@@ -118,7 +118,7 @@ test('migrating away from an unlinked hub: nothing to copy, so the initial twin 
   const f = await setup();
   await f.register();
   f.touchTwin();
-  await f.core.deps.store.linkedHubs.delete(ID_SCOPE, A);
+  await f.deps.store.linkedHubs.delete(ID_SCOPE, A);
   await f.enroll({ iotHubHostName: B });
   const r = await f.register();
   assert.equal(r.assignedHub, B);
@@ -158,7 +158,7 @@ test('a new device ID on the same hub is a move too: the twin follows and the ol
 test('never re-provision with the current hub unlinked: a failed registration that says what to do', async () => {
   const f = await setup({ reprovisionPolicy: { updateHubAssignment: false, migrateDeviceData: true } });
   await f.register();
-  await f.core.deps.store.linkedHubs.delete(ID_SCOPE, A);
+  await f.deps.store.linkedHubs.delete(ID_SCOPE, A);
   const r = await f.register();
   assert.equal(r.status, 'failed');
   assert.match(r.errorMessage!, /no longer linked.*never re-provisions.*delete the registration record/s);
@@ -173,7 +173,7 @@ test('custom: the webhook\'s initial twin counts on a reset to another hub, not 
     let target = A;
     const offered: string[][] = [];
     const hook: WebhookClient = { async postJson(_u, body: any) { offered.push(body.linkedHubs); return { status: 200, body: JSON.stringify({ iotHubHostName: target, initialTwin: { tags: { from: 'webhook' } } }) }; } };
-    (f.core.deps as { webhooks?: WebhookClient }).webhooks = hook;
+    (f.deps as { webhooks?: WebhookClient }).webhooks = hook;
     await f.register();
     assert.deepEqual(f.twin(A), { tags: { from: 'webhook' }, desired: {} }, 'initial assignment uses the webhook twin');
     f.touchTwin();
@@ -184,7 +184,7 @@ test('custom: the webhook\'s initial twin counts on a reset to another hub, not 
   }
   const n = await setup({ allocationPolicy: 'custom', iotHubHostName: undefined, reprovisionPolicy: { updateHubAssignment: false, migrateDeviceData: false }, customAllocationDefinition: { webhookUrl: 'https://hook.example/api', apiVersion: '2021-10-01' } });
   const offered: string[][] = [];
-  (n.core.deps as { webhooks?: WebhookClient }).webhooks = { async postJson(_u, body: any) { offered.push(body.linkedHubs); return { status: 200, body: JSON.stringify({ iotHubHostName: body.linkedHubs[0], payload: { n: offered.length } }) }; } };
+  (n.deps as { webhooks?: WebhookClient }).webhooks = { async postJson(_u, body: any) { offered.push(body.linkedHubs); return { status: 200, body: JSON.stringify({ iotHubHostName: body.linkedHubs[0], payload: { n: offered.length } }) }; } };
   await n.register();
   const again = await n.register();
   assert.deepEqual(offered[1], [again.assignedHub], 'never re-provision: only the current hub is offered');

@@ -104,7 +104,7 @@ test('unknown, disabled, other-EK and other-SRK devices get the same answer befo
   const f = await setup({ attestation: { type: 'tpm', tpm: { endorsementKey: b64(ek.pub), storageRootKey: b64(srk.pub) } } });
   await f.core.enrollments.put(ID_SCOPE, 'off-1', { registrationId: 'off-1', attestation: { type: 'tpm', tpm: { endorsementKey: b64(ek.pub) } }, provisioningStatus: 'disabled' }, undefined);
   const otherSrk = softKey('srk');
-  const store = f.core.deps.store.tpmChallenges;
+  const store = f.deps.store.tpmChallenges;
   const cases: Array<[string, RegisterRequest, SoftKey, SoftKey]> = [
     ['unknown registration ID', req('nobody'), ek, srk],
     ['EK of another device', { ...req('tpm-1'), body: body('tpm-1', otherEk) }, otherEk, srk],
@@ -141,14 +141,14 @@ test('expired SAS, expired challenge, SAS for another registration', async () =>
   await assert.rejects(f.core.registerDevice(req('tpm-1', createSas({ resource: `${ID_SCOPE}/registrations/tpm-2`, key: b64(key), keyName: 'registration', expiry: SE, encodeResource: true }))), /another registration/);
   f.clock.set(new Date(T0.getTime() + 301_000));
   await assert.rejects(f.core.registerDevice(req('tpm-1', tpmSas('tpm-1', key))), /no current TPM challenge/);
-  assert.equal(await f.core.deps.store.tpmChallenges.prune(f.clock.now().toISOString()), 1);
+  assert.equal(await f.deps.store.tpmChallenges.prune(f.clock.now().toISOString()), 1);
   assert.equal(f.hubs.devices.size, 0);
 });
 
 test('the challenge lifetime is a setting; an EK changed in the enrollment voids the challenge', async () => {
   const f = await setup({}, { tpmChallengeTtlSeconds: 10 });
   const key = activate(await challenge(f.core, req('tpm-1')), ek, srk).key;
-  const c = await f.core.deps.store.tpmChallenges.get(ID_SCOPE, 'TPM-1');
+  const c = await f.deps.store.tpmChallenges.get(ID_SCOPE, 'TPM-1');
   assert.equal(c?.expiresAt, new Date(T0.getTime() + 10_000).toISOString());
   await f.core.enrollments.put(ID_SCOPE, 'tpm-1', { registrationId: 'tpm-1', attestation: { type: 'tpm', tpm: { endorsementKey: b64(otherEk.pub) } } }, undefined);
   await assert.rejects(f.core.registerDevice(req('tpm-1', tpmSas('tpm-1', key))), /endorsement key changed/);

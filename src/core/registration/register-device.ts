@@ -26,7 +26,8 @@ import {
   currentAssignment, planTwin, reprovisionMode, retireOldDevice, substatusFor, twinOf, twinToMigrate,
   type CurrentAssignment, type TwinContent,
 } from './reprovision.js';
-import type { Attested, RegisterRequest, RegistrationOperationStatus } from './types.js';
+import { toDeviceResult } from './operation-status.js';
+import type { Attested, DeviceRegistrationResult, RegisterRequest, RegistrationOperationStatus } from './types.js';
 
 function checkBody(req: RegisterRequest): { payload?: unknown } {
   const body = req.body;
@@ -102,7 +103,9 @@ async function assign(deps: CoreDeps, req: RegisterRequest, attested: Attested, 
     migrated = copied !== undefined;
     twin = copied ?? fresh;
   }
-  const outcome = await provisionHubDevice(deps, attested, { ...placement, twin, initialTwin: fresh });
+  // the device should be on this hub already when the record places it here (keep, or a reset in place)
+  const placedBefore = plan.kind === 'keep' || (plan.kind === 'reset' && plan.sameHub);
+  const outcome = await provisionHubDevice(deps, attested, { ...placement, twin, initialTwin: fresh, placedBefore });
   if (outcome.created) ctx.onCreated(placement);
   const record: RegistrationRecord = {
     ...base, status: 'assigned', substatus: substatusFor(plan, { ...outcome, migrated }, ctx.previous),
@@ -140,7 +143,10 @@ async function releaseClaim(deps: CoreDeps, idScope: string, claim: Registration
   else await deps.store.registrations.delete(idScope, claim.registrationId, claim.etag);
 }
 
-export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Promise<RegistrationOperationStatus> {
+/** The answer, and (not for the wire) the record this attempt wrote, for diagnostics. */
+export type RegisterResult = RegistrationOperationStatus & { outcome?: DeviceRegistrationResult };
+
+export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Promise<RegisterResult> {
   const log = deps.logger.child({ trackingId: req.trackingId, registrationId: req.registrationId });
   const { payload } = checkBody(req); // the device payload goes to a custom allocation webhook; it is not echoed back
   const attested = await authenticate(deps, req);
@@ -154,8 +160,10 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
 
   if (!isEnabled(attested)) {
     await persistRecord(deps, idScope, { ...record, ...kept, status: 'disabled' }, previous);
+    const e = attested.enrollment;
+    const which = e.kind === 'group' ? `enrollment group '${e.record.enrollmentGroupId}'` : `individual enrollment '${e.record.registrationId}'`;
     log.info('registration refused: enrollment disabled');
-    throw new DpsError('Disabled');
+    throw new DpsError('Disabled', undefined, { reason: `${which} is disabled` });
   }
 
   // claim: compare-and-set against the record this attempt decided from; losing means another attempt runs
@@ -180,7 +188,7 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
       hub: done.placement.hub.hostName, deviceId: done.placement.deviceId, substatus: done.record.substatus, operationId: op.operationId,
       ...(done.moved && current ? { previousHub: current.hostName } : {}),
     });
-    return { operationId: op.operationId, status: 'assigning' };
+    return { operationId: op.operationId, status: 'assigning', outcome: toDeviceResult(done.record, attested) };
   } catch (err) {
     if (createdHere) await undoCreate(deps, createdHere);
     if (!DpsError.is(err) || err.status < 500) {
@@ -193,6 +201,6 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
     if (!(await deps.store.registrations.put(idScope, failed, claim.etag))) return await yieldToRecord(deps, req, undefined, undefined, log);
     const op = await recordOperation(deps, req, 'failed', failed);
     log.warn('registration failed', { errorCode: err.errorCode, error: err.message, operationId: op.operationId });
-    return { operationId: op.operationId, status: 'assigning' };
+    return { operationId: op.operationId, status: 'assigning', outcome: toDeviceResult(failed, attested) };
   }
 }
