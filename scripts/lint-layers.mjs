@@ -1,10 +1,26 @@
 // Keeps the house rules of shared/design/ARCHITECTURE.md: src/core imports no I/O library and nothing outside
-// core/ and common/; the built-in hub (src/hub) shares nothing with the DPS core. Exits 1 and lists violations.
+// core/ and common/; the built-in hub (src/hub) shares nothing with the DPS core. The device adapters
+// (src/adapters/{http,mqtt,amqp}) and the device-API layer (src/device-api) see the core only through its declared
+// surface (CORE_SURFACE: the `Core` interface in core/operations.ts, errors, model and request/answer types); the
+// device API imports no transport library and no adapter. Exits 1 and lists violations.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const IO = /^(node:)?(net|tls|http|https|http2|dgram|child_process|fs|fs\/promises)$|^(aedes|rhea|better-sqlite3|pg|postgres|mqtt|ws|node-forge)(\/|$)/;
+
+/** What adapters and the device API may import from src/core: the declared interface and its types. */
+const CORE_SURFACE = new Set(['src/core/operations.ts', 'src/core/errors.ts', 'src/core/model.ts', 'src/core/ports.ts', 'src/core/registration/types.ts']);
+/** Transport libraries: the wire belongs to the adapters (node:stream and node:tls types included). */
+const TRANSPORT = /^(node:)?(net|tls|http|https|http2|dgram|stream)$|^(aedes|rhea|mqtt|mqtt-packet|ws)(\/|$)/;
+/**
+ * Core internals the HTTP service routes still import by path (not device API, not owned here): each names the
+ * surface export that replaces it. Remove an entry when its route imports from core/operations.ts.
+ */
+const PENDING_SURFACE = new Map([
+  ['src/adapters/http/service-routes.ts', ['src/core/enrollment/enrollment-ops.ts', 'src/core/registration/registration-ops.ts']],
+  ['src/adapters/http/certificate-routes.ts', ['src/core/certificates/ca-certificate-ops.ts']],
+]);
 
 function files(dir) {
   const out = [];
@@ -30,6 +46,18 @@ export function violations() {
         const target = relative(root, resolve(file, '..', spec));
         if (!target.startsWith('src/core') && !target.startsWith('src/common')) out.push(`${relative(root, file)}: the core may import only core/ and common/, not '${spec}'`);
       }
+    }
+  }
+  const deviceSide = [...['http', 'mqtt', 'amqp'].flatMap((a) => files(join(root, 'src', 'adapters', a))), ...files(join(root, 'src', 'device-api'))];
+  for (const file of deviceSide) {
+    const from = relative(root, file);
+    for (const spec of imports(file)) {
+      const target = spec.startsWith('.') ? relative(root, resolve(file, '..', spec)).replace(/\.js$/, '.ts') : '';
+      if (target.startsWith('src/core/') && !CORE_SURFACE.has(target) && !PENDING_SURFACE.get(from)?.includes(target)) {
+        out.push(`${from}: adapters and the device API see the core through its declared interface (core/operations.ts and its types), not '${spec}'`);
+      }
+      if (from.startsWith('src/device-api/') && TRANSPORT.test(spec)) out.push(`${from}: the device API must not import the transport library '${spec}'`);
+      if (from.startsWith('src/device-api/') && target.startsWith('src/adapters/')) out.push(`${from}: the device API must not import an adapter ('${spec}')`);
     }
   }
   for (const file of files(join(root, 'src', 'hub'))) {

@@ -132,7 +132,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
 
     // 6. the DPS endpoint: device API and service API over HTTPS
     const dpsTls = serverCertFor(config.dataDir, ca, 'dps', config.dps.hostName);
-    const dpsHandler = createDpsHttpHandler({ core, logger, instanceName: INSTANCE_NAME });
+    const dpsHandler = createDpsHttpHandler({ core, logger, instanceName: INSTANCE_NAME, clock, ids: cryptoIds });
     // X.509 devices authenticate with a TLS client certificate: ask for one, never reject at the TLS layer (trust is
     // decided per enrollment in the core), and resume no sessions, so every request carries its full chain
     const dpsServer = createHttpsServer({
@@ -141,8 +141,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     await listen(dpsServer, 'the DPS endpoint (HTTPS)', config.dps.bindAddress, config.dps.httpsPort);
     servers.push(dpsServer);
     // device API over MQTT and AMQP: TLS listeners, and one WebSocket upgrade handler (by subprotocol) on HTTPS
-    const dpsMqtt = createDpsMqttHandler({ core, logger });
-    const dpsAmqp = createDpsAmqpHandler({ core, logger });
+    // adapters get tracking IDs and the clock from here, as the core does (never from the core itself)
+    const dpsMqtt = createDpsMqttHandler({ core, logger, clock, ids: cryptoIds });
+    const dpsAmqp = createDpsAmqpHandler({ core, logger, clock, ids: cryptoIds });
     const detachDpsWs = attachWebSocket(dpsServer, { mqtt: dpsMqtt, AMQPWSB10: dpsAmqp }, { fallback: 'mqtt' });
     cleanups.push(async () => detachDpsWs());
     const dpsMqttServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsMqtt);

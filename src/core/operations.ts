@@ -1,55 +1,113 @@
 /**
  * @module core/operations
- * The one operation table: every adapter (HTTPS, MQTT, AMQP, the CLI through the service API) maps wire data to
- * these calls and maps DpsError back to the wire.
+ * The one operation table, declared: `Core` lists every operation an adapter may call (HTTPS, MQTT, AMQP through the
+ * device API layer `src/device-api/`; the CLI and console through the service API) and nothing else — no ports, no
+ * settings. What an adapter needs besides (tracking IDs, the clock for error timestamps) it is given by the
+ * composition root; how long a device waits before polling comes with each answer (`retryAfterSeconds`).
+ * `createCore` wires the operations to their dependencies; only `server.ts` (and tests) call it.
  */
 import { createCaCertificateOps } from './certificates/ca-certificate-ops.js';
-import { createDiagnosticsOps } from './diagnostics/diagnostics-ops.js';
 import type { CoreDeps } from './deps.js';
-import { createEnrollmentOps, groupKind, individualKind } from './enrollment/enrollment-ops.js';
+import { createDiagnosticsOps } from './diagnostics/diagnostics-ops.js';
+import { createEnrollmentOps, groupKind, individualKind, type EnrollmentOps } from './enrollment/enrollment-ops.js';
 import { createAllocationSettingsOps } from './linked-hubs/allocation-settings.js';
-import { createLinkedHubOps } from './linked-hubs/linked-hub-ops.js';
-import { authenticateDevice } from './registration/authenticate.js';
-import { wantsTpmChallenge } from './registration/authenticate-tpm.js';
+import { createLinkedHubOps, type LinkedHubOps } from './linked-hubs/linked-hub-ops.js';
+import type { EnrollmentGroup, IndividualEnrollment, ServiceInstance } from './model.js';
+import { authenticateDevice, resolveInstance, type DeviceIdentity } from './registration/authenticate.js';
+import { checkChallengeNamesDevice, issueTpmChallenge as issueChallenge, tpmChallengeError, tpmChallengeOf } from './registration/authenticate-tpm.js';
 import { getDeviceRegistrationStatus, getOperationStatus } from './registration/operation-status.js';
 import { registerDevice } from './registration/register-device.js';
 import { createRegistrationOps } from './registration/registration-ops.js';
-import type { DeviceRequest, RegisterRequest } from './registration/types.js';
+import type {
+  DeviceRegistrationResult, DeviceRequest, OperationAnswer, RegisterRequest, RegistrationOperationStatus, TpmChallengeAnswer, TpmChallengeRequest,
+} from './registration/types.js';
 import { authenticateService } from './service-auth.js';
 import { createThrottle } from './throttle.js';
 
-export function createCore(deps: CoreDeps) {
+// pure rules adapters apply at their wire before calling the core (MQTT CONNACK 2, AMQP SASL) and the service API's
+// resource shapes: part of the declared surface, so adapters import nothing else of the core
+export { isRegistrationId } from './enrollment/schema.js';
+export { toCertificateResource } from './certificates/ca-certificate-ops.js';
+export { toServiceState } from './registration/registration-ops.js';
+export type { DeviceIdentity, EnrollmentOps };
+
+/** Device API (api-version 2019-03-31). Rate limits are counted before anything else (core/throttle.ts). */
+export interface DeviceOperations {
+  /**
+   * DPS: Runtime Registration - Register Device → `{operationId, status: "assigning"}` + `retryAfterSeconds`. A body
+   * with `tpm` and no credentials is TPM step 1: answered by `issueTpmChallenge`, thrown as the 401 `TpmChallenge`
+   * DPS sends over HTTPS (its body carries `authenticationKey`).
+   */
+  registerDevice(req: RegisterRequest): Promise<OperationAnswer>;
+  /** DPS: Runtime Registration - Operation Status Lookup; `retryAfterSeconds` while still `assigning`. */
+  getOperationStatus(req: DeviceRequest & { operationId: string }): Promise<OperationAnswer>;
+  /** DPS: Runtime Registration - Device Registration Status Lookup. */
+  getDeviceRegistrationStatus(req: DeviceRequest): Promise<DeviceRegistrationResult>;
+  /**
+   * TPM attestation step 1 (attestation.md §3.3): the activation blob for the presented EK and SRK. Unknown and
+   * mismatched keys get a decoy, so the answer reveals nothing. HTTPS reaches it through `registerDevice`, AMQP from
+   * its SASL `TPM` mechanism.
+   */
+  issueTpmChallenge(req: TpmChallengeRequest): Promise<TpmChallengeAnswer>;
+  /** Credentials check for connection-oriented transports (MQTT CONNECT, AMQP SASL); every request re-checks. */
+  authenticateDevice(req: DeviceRequest): Promise<DeviceIdentity>;
+}
+
+/** Service API (api-version 2021-10-01) and the OpenDPS service routes (/opendps/...). */
+export interface ServiceOperations {
+  /** The service SAS of `instanceName` (every service call); the instance gives the caller's ID scope. */
+  authenticateService(authorization: string | undefined, instanceName: string): Promise<ServiceInstance>;
+  readonly enrollments: EnrollmentOps<IndividualEnrollment>;
+  readonly groups: EnrollmentOps<EnrollmentGroup>;
+  readonly registrations: ReturnType<typeof createRegistrationOps>;
+  readonly certificates: ReturnType<typeof createCaCertificateOps>;
+  readonly linkedHubs: LinkedHubOps;
+  readonly allocationSettings: ReturnType<typeof createAllocationSettingsOps>;
+  /** Diagnostics and operations metering (/opendps/diagnostics, /opendps/usage). */
+  readonly diagnostics: ReturnType<typeof createDiagnosticsOps>;
+}
+
+/** The provisioning core as adapters see it: operations only. */
+export interface Core extends DeviceOperations, ServiceOperations {}
+
+export function createCore(deps: CoreDeps): Core {
   const throttle = createThrottle(deps.settings.throttle, deps.clock);
+  // DPS `retry-after`: the core decides how long a device waits before it polls an operation still assigning
+  const withRetryAfter = (status: RegistrationOperationStatus): OperationAnswer =>
+    (status.status === 'assigning' ? { ...status, retryAfterSeconds: deps.settings.retryAfterSeconds } : status);
+
+  // a challenge costs a registration and one of the device's challenges (two RSA-OAEP encryptions and a store write)
+  async function issueTpmChallenge(req: TpmChallengeRequest): Promise<TpmChallengeAnswer> {
+    throttle.register(req.idScope);
+    throttle.tpmChallenge(req.idScope, req.registrationId);
+    checkChallengeNamesDevice(req);
+    return issueChallenge(deps, await resolveInstance(deps, req), req, req.tpm);
+  }
+
   return {
-    deps,
-    // device API (api-version 2019-03-31); rate limits are counted before the pipeline runs (core/throttle.ts)
-    registerDevice: async (req: RegisterRequest) => {
+    registerDevice: async (req) => {
+      const challenge = tpmChallengeOf(req);
+      if (challenge) throw tpmChallengeError(await issueTpmChallenge(challenge));
       throttle.register(req.idScope);
-      if (wantsTpmChallenge(req)) throttle.tpmChallenge(req.idScope, req.registrationId);
-      return registerDevice(deps, req);
+      return withRetryAfter(await registerDevice(deps, req));
     },
-    getOperationStatus: async (req: DeviceRequest & { operationId: string }) => {
+    getOperationStatus: async (req) => {
       throttle.poll(req.idScope, req.registrationId);
-      return getOperationStatus(deps, req);
+      return withRetryAfter(await getOperationStatus(deps, req));
     },
-    getDeviceRegistrationStatus: async (req: DeviceRequest) => {
+    getDeviceRegistrationStatus: async (req) => {
       throttle.poll(req.idScope, req.registrationId);
       return getDeviceRegistrationStatus(deps, req);
     },
-    /** Credentials check for connection-oriented transports (MQTT CONNECT, AMQP SASL); every request re-checks. */
-    authenticateDevice: (req: DeviceRequest) => authenticateDevice(deps, req),
-    // service API (api-version 2021-10-01)
-    authenticateService: (authorization: string | undefined, instanceName: string) => authenticateService(deps, authorization, instanceName),
+    issueTpmChallenge,
+    authenticateDevice: (req) => authenticateDevice(deps, req),
+    authenticateService: (authorization, instanceName) => authenticateService(deps, authorization, instanceName),
     enrollments: createEnrollmentOps(deps, individualKind),
     groups: createEnrollmentOps(deps, groupKind),
     registrations: createRegistrationOps(deps),
     certificates: createCaCertificateOps(deps),
-    // OpenDPS service routes (/opendps/...): linked hubs and instance-level allocation settings
     linkedHubs: createLinkedHubOps(deps),
     allocationSettings: createAllocationSettingsOps(deps),
-    // OpenDPS diagnostics and operations metering (/opendps/diagnostics, /opendps/usage)
     diagnostics: createDiagnosticsOps(deps),
   };
 }
-
-export type Core = ReturnType<typeof createCore>;

@@ -11,7 +11,8 @@
  *   costs two RSA-OAEP encryptions and a store write; a device needs one per registration attempt).
  *
  * A refused request throws `DpsError('Throttled')` (429, errorCode 429001) carrying `retry-after` (whole seconds,
- * at least 1) in `headers`; HTTP copies it into a header, MQTT into the response topic. Counting happens before
+ * at least 1) in `headers`; the device API's answer carries it (device-api/answer.ts): HTTP copies it into a header,
+ * MQTT into the response topic, AMQP into the rejection's info. Counting happens before
  * authentication, as a quota does: a flood of bad requests is throttled too. State is per process (one core): with
  * several nodes behind a load balancer each node enforces the limits on its own share of the traffic.
  * 0 disables a limit.
@@ -30,7 +31,7 @@ export interface ThrottleSettings {
   /** Status requests per device per window; 0 = unlimited. */
   devicePollsPerWindow: number;
   devicePollWindowSeconds: number;
-  /** TPM challenges (unauthenticated TPM register requests) per registration ID per minute; 0 = unlimited; default 10. */
+  /** TPM challenges (the core's `issueTpmChallenge`: HTTPS register without Authorization, AMQP SASL TPM) per registration ID per minute; 0 = unlimited; default 10. */
   tpmChallengesPerDevicePerMinute?: number;
 }
 

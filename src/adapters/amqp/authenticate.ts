@@ -17,16 +17,10 @@
 import type { TLSSocket } from 'node:tls';
 import { peerCertificateChain } from '../../common/tls-peer.js';
 import { parseSas } from '../../common/sas.js';
-import { isRegistrationId } from '../../core/enrollment/schema.js';
 import { DpsError } from '../../core/errors.js';
+import { isRegistrationId } from '../../core/operations.js';
+import type { DeviceSession } from '../../device-api/requests.js';
 import { parseAddress, sameAddress, type DpsAddress } from './address.js';
-
-/** What a request carries to the core (the fields of the core's DeviceRequest). */
-export interface AmqpDeviceSession extends DpsAddress {
-  sas?: string;
-  clientCertificates?: Buffer[];
-  clientAddress?: string;
-}
 
 /** What SASL PLAIN or TPM established: the device and its token, not yet verified. */
 export interface SaslIdentity {
@@ -45,11 +39,11 @@ export function checkPlain(username: string, password: string): { ok: true; iden
 }
 
 /**
- * The credentials for a request on the link `{idScope}/registrations/{registrationId}` (the client's sender target):
+ * The device session (device-api/requests.ts) for a request on the link `{idScope}/registrations/{registrationId}` (the client's sender target):
  * 1. the link address has that shape → 2. it names the SASL PLAIN user, if any → 3. the SAS from SASL PLAIN or TPM, else
  * the TLS client certificate chain. Throws DpsError (401) when there is nothing to check.
  */
-export function requestSession(linkAddress: string | undefined, conn: { sasl?: SaslIdentity; socket?: TLSSocket }): AmqpDeviceSession {
+export function requestSession(linkAddress: string | undefined, conn: { sasl?: SaslIdentity; socket?: TLSSocket }): DeviceSession {
   const address = parseAddress(linkAddress);
   if (!address) throw new DpsError('Unauthorized', 'The link address is not {idScope}/registrations/{registrationId}.');
   const clientAddress = conn.socket?.remoteAddress;

@@ -9,13 +9,13 @@
  * (sasl.ts) →
  * the client attaches a receiver (source) and a sender (target), both `{idScope}/registrations/{registrationId}`;
  * links are always attached, their terminus echoed →
- * each message on its sender runs one core operation with the connection's credentials (authenticate.ts,
- * requests.ts): the delivery is accepted and the answer goes to the receiver link with the same address and the same
- * `correlation_id`, or the delivery is rejected with an AMQP error (respond.ts). Messages are handled one at a
+ * each message on its sender runs one device-API operation with the connection's credentials (authenticate.ts,
+ * requests.ts, src/device-api/): the delivery is accepted and the answer goes to the receiver link with the same
+ * address and the same `correlation_id`, or the delivery is rejected with an AMQP error (respond.ts). Messages are handled one at a
  * time, in order. Wrong credentials are refused per request, not in SASL (why: authenticate.ts).
  *
  * @example
- * const handler = createDpsAmqpHandler({ core, logger });
+ * const handler = createDpsAmqpHandler({ core, logger, clock, ids });
  * createTlsListener(tls, handler);                                        // amqps://host:5671
  * attachWebSocket(httpsServer, { mqtt: dpsMqtt, AMQPWSB10: handler });   // wss://host:443/$iothub/websocket
  */
@@ -24,15 +24,17 @@ import type { TLSSocket } from 'node:tls';
 import rhea, { type Connection, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
 import type { Logger } from '../../common/logger.js';
 import type { Core } from '../../core/operations.js';
+import { deviceEndpoint, type DeviceEndpointOptions } from '../../device-api/endpoint-options.js';
+import { tpmChallenge } from '../../device-api/requests.js';
 import { requestSession, type SaslIdentity } from './authenticate.js';
-import { handleRequest, OPERATION_TYPE } from './requests.js';
+import { handleRequest } from './requests.js';
+import { amqpOutcome } from './respond.js';
 import { serverMechanisms } from './sasl.js';
 
-export interface DpsAmqpOptions {
+/** `ids`, `clock` and `maxPayloadBytes` come from the device API; a payload over the limit is rejected with `amqp:link:message-size-exceeded`. */
+export interface DpsAmqpOptions extends DeviceEndpointOptions {
   core: Core;
   logger: Logger;
-  /** Largest register payload; a larger one is rejected with `amqp:link:message-size-exceeded` (default 96 KB). */
-  maxPayloadBytes?: number;
   /** AMQP idle time-out the server announces, in ms (default 240 s). */
   idleTimeoutMs?: number;
 }
@@ -46,10 +48,10 @@ function remoteAddress(link: Sender | Receiver, end: 'source' | 'target'): strin
 
 export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, socket: TLSSocket) => void {
   const { core } = opts;
-  const maxPayloadBytes = opts.maxPayloadBytes ?? 96 * 1024;
+  const endpoint = deviceEndpoint(opts);
 
   return (stream, socket) => {
-    const connectionId = core.deps.ids.uuid();
+    const connectionId = endpoint.newId();
     const logger = opts.logger.child({ transport: stream === socket ? 'amqp' : 'amqp-ws', connectionId });
     const conn: { sasl?: SaslIdentity; socket?: TLSSocket } = { socket };
     /** The server's senders (the client's receiver links), by address: where answers go. */
@@ -63,15 +65,10 @@ export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, soc
         logger.debug('AMQP SASL PLAIN', { registrationId: identity.address.registrationId });
       },
       onRefused: (reason) => logger.info('AMQP SASL refused', { reason }),
-      // TPM: the activation blob comes from the core's register operation (a register without a SAS answers with it)
-      tpmChallenge: async (req) => {
-        const b64 = (b: Buffer) => b.toString('base64');
-        await core.registerDevice({
-          idScope: req.idScope, registrationId: req.registrationId, transport: 'amqp', trackingId: connectionId, clientAddress: socket?.remoteAddress,
-          body: { registrationId: req.registrationId, tpm: { endorsementKey: b64(req.endorsementKey), storageRootKey: b64(req.storageRootKey) } },
-        });
-        return Buffer.alloc(0);
-      },
+      // TPM: the activation blob comes from the core's TPM-challenge operation (attestation.md §3.6)
+      tpmChallenge: (req) => tpmChallenge(core, {
+        idScope: req.idScope, registrationId: req.registrationId, transport: 'amqp', trackingId: connectionId, clientAddress: socket?.remoteAddress,
+      }, req),
     });
 
     // links: always attached, with the client's terminus echoed (as a broker does); requests are checked one by one
@@ -100,15 +97,15 @@ export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, soc
       const msg = ctx.message!;
       const address = remoteAddress(ctx.receiver!, 'target');
       queue = queue.then(async () => {
-        const trackingId = core.deps.ids.uuid();
-        const outcome = await handleRequest({ applicationProperties: msg.application_properties, body: msg.body },
-          { core, session: () => requestSession(address, conn), trackingId, logger, maxPayloadBytes });
+        const trackingId = endpoint.newId();
+        const answer = await handleRequest({ applicationProperties: msg.application_properties, body: msg.body, correlationId: msg.correlation_id },
+          { core, session: () => requestSession(address, conn), trackingId, logger, now: endpoint.now, maxPayloadBytes: endpoint.maxPayloadBytes });
+        const outcome = amqpOutcome(answer);
         if ('rejected' in outcome) {
           delivery.reject(outcome.rejected);
           return;
         }
         delivery.accept();
-        logger.debug('request', { trackingId, correlationId: String(msg.correlation_id), op: msg.application_properties?.[OPERATION_TYPE], status: outcome.ok.body.status });
         const responder = address !== undefined ? responders.get(address) : undefined;
         if (!responder || !responder.is_open()) {
           logger.debug('response dropped: the client has no receiver link on ' + address, { trackingId });

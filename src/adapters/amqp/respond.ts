@@ -1,6 +1,7 @@
 /**
  * @module adapters/amqp/respond
- * The AMQP adapter's one error translation point, and the shape of every answer (dps-device-and-service-api.md §3):
+ * The AMQP adapter's one translation point from the device API's answer (src/device-api/answer.ts) to the wire
+ * (dps-device-and-service-api.md §3):
  *
  * - success: the request delivery is accepted, and a response message goes to the client's receiver link with the
  *   request's `correlation_id` echoed as the same string, a **data section** body holding the JSON
@@ -10,7 +11,7 @@
  *   `translateError`), and the DPS error body `{errorCode, trackingId, message, timestampUtc}` as JSON in the
  *   description. Only `amqp:internal-error` and `com.microsoft:device-container-throttled` are retried by the SDK,
  *   after `info['retry-after']` seconds.
- * - anything else: `amqp:internal-error` (500000), logged once as an error.
+ * - anything else (classified by the device API as 500000, logged there once): `amqp:internal-error`.
  *
  * | status | condition | Node SDK error |
  * |---|---|---|
@@ -23,8 +24,8 @@
  * | 5xx | `amqp:internal-error` | InternalServerError (retried) |
  */
 import type { Logger } from '../../common/logger.js';
-import { DpsError, toErrorBody } from '../../core/errors.js';
 import type { RegistrationOperationStatus } from '../../core/registration/types.js';
+import { errorAnswer, type DeviceAnswer, type ErrorAnswer } from '../../device-api/answer.js';
 
 export interface AmqpRejection {
   condition: string;
@@ -38,11 +39,6 @@ export interface AmqpSuccess {
   retryAfter?: string;
 }
 
-/** The retry-after goes with every answer: the SDK waits that long before its next poll. */
-export function successResponse(result: RegistrationOperationStatus, retryAfterSeconds: number): AmqpSuccess {
-  return result.status === 'assigning' ? { body: result, retryAfter: String(retryAfterSeconds) } : { body: result };
-}
-
 export function conditionFor(status: number): string {
   if (status === 401 || status === 403) return 'amqp:unauthorized-access';
   if (status === 404) return 'amqp:not-found';
@@ -53,14 +49,22 @@ export function conditionFor(status: number): string {
   return 'com.microsoft:argument-error';
 }
 
-export function errorRejection(err: unknown, ctx: { trackingId: string; logger: Logger; now: Date }): AmqpRejection {
-  const dpsErr = DpsError.is(err) ? err : new DpsError('Internal');
-  if (!DpsError.is(err)) ctx.logger.error('unhandled error', { trackingId: ctx.trackingId, error: (err as Error)?.stack ?? String(err) });
-  else ctx.logger.debug('request refused', { trackingId: ctx.trackingId, status: dpsErr.status, errorCode: dpsErr.errorCode, error: dpsErr.message });
-  const retryAfter = dpsErr.headers?.['retry-after'];
+/** An error answer as a rejected delivery: the condition, the DPS error body as the description, retry-after as info. */
+export function rejectionOf(answer: ErrorAnswer): AmqpRejection {
   return {
-    condition: conditionFor(dpsErr.status),
-    description: JSON.stringify(toErrorBody(dpsErr, ctx.trackingId, ctx.now)),
-    ...(retryAfter !== undefined ? { info: { 'retry-after': retryAfter } } : {}),
+    condition: conditionFor(answer.status),
+    description: JSON.stringify(answer.body),
+    ...(answer.retryAfter !== undefined ? { info: { 'retry-after': answer.retryAfter } } : {}),
   };
+}
+
+/** Accepted with a response message, or rejected. */
+export function amqpOutcome(answer: DeviceAnswer): { ok: AmqpSuccess } | { rejected: AmqpRejection } {
+  if (!answer.ok) return { rejected: rejectionOf(answer) };
+  return { ok: { body: answer.body, ...(answer.retryAfter !== undefined ? { retryAfter: answer.retryAfter } : {}) } };
+}
+
+/** Any failure as a rejection (the device API classifies it). */
+export function errorRejection(err: unknown, ctx: { trackingId: string; logger: Logger; now: Date }): AmqpRejection {
+  return rejectionOf(errorAnswer(err, ctx));
 }

@@ -6,9 +6,9 @@
  *
  * 1. client sasl-init: `0x00 ‖ idScope ‖ 0x00 ‖ registrationId ‖ 0x00 ‖ EK (TPM2B_PUBLIC bytes)` →
  *    server: a challenge of exactly 1 byte (0x00)
- * 2. client: `0x00 ‖ SRK` → the core issues the activation blob (`core.registerDevice` without a SAS answers with
- *    DpsError `TpmChallenge` carrying `authenticationKey`) → server: the blob in segments of at most 400 bytes, each
- *    a challenge led by a control byte: `0x80|seq` = more follow (the client answers 0x00), `0xC0|seq` = the last
+ * 2. client: `0x00 ‖ SRK` → the core issues the activation blob (its `issueTpmChallenge` operation, the one HTTPS
+ *    reaches through a register request without Authorization) → server: the blob in segments of at most 400 bytes,
+ *    each a challenge led by a control byte: `0x80|seq` = more follow (the client answers 0x00), `0xC0|seq` = the last
  * 3. client: `0x00 ‖ SAS` signed inside the TPM with the blob's key → outcome ok when it is a SAS token for this
  *    registration; the register request that follows carries it, and the core verifies it then (as with PLAIN).
  *
@@ -16,18 +16,16 @@
  * Unknown and mismatched EKs get a decoy blob, as over HTTPS, so nothing is revealed before proof of possession.
  */
 import { parseSas } from '../../common/sas.js';
-import { isRegistrationId } from '../../core/enrollment/schema.js';
 import { DpsError } from '../../core/errors.js';
+import { isRegistrationId } from '../../core/operations.js';
+import type { TpmKeys } from '../../device-api/requests.js';
 import type { DpsAddress } from './address.js';
 import type { SaslIdentity } from './authenticate.js';
 
 /** Largest blob segment per challenge: SASL frames must stay under 512 bytes (the AMQP minimum max-frame-size). */
 export const TPM_SEGMENT_BYTES = 400;
 
-export interface TpmChallengeRequest extends DpsAddress {
-  endorsementKey: Buffer;
-  storageRootKey: Buffer;
-}
+export interface TpmChallengeRequest extends DpsAddress, TpmKeys {}
 
 /** `0x00 ‖ idScope ‖ 0x00 ‖ registrationId ‖ 0x00 ‖ EK` (the EK is binary: everything after the third NUL). */
 export function parseTpmInit(response: Buffer | undefined): { address: DpsAddress; endorsementKey: Buffer } | undefined {
@@ -59,7 +57,7 @@ interface Mechanism {
 }
 
 /**
- * One `TPM` exchange. `challenge` asks the core for the activation blob; `onIdentity` gets the device and its SAS
+ * One `TPM` exchange. `challenge` asks the core for the activation blob (a refusal is a thrown DpsError); `onIdentity` gets the device and its SAS
  * once the exchange succeeds. Resolving with a Buffer sends it as the next challenge; setting `outcome` ends SASL.
  */
 export function tpmMechanism(opts: {
@@ -88,13 +86,10 @@ export function tpmMechanism(opts: {
       if (!segments) {
         // the SRK: ask the core for the activation blob
         try {
-          await opts.challenge({ ...address!, endorsementKey: endorsementKey!, storageRootKey: response.subarray(1) });
-          return refuse('the core issued no TPM challenge');
+          segments = blobSegments(await opts.challenge({ ...address!, endorsementKey: endorsementKey!, storageRootKey: response.subarray(1) }));
         } catch (err) {
           if (!DpsError.is(err) || err.status >= 500) throw err; // rhea answers outcome sys
-          const blob = err.kind === 'TpmChallenge' ? err.body?.authenticationKey : undefined;
-          if (typeof blob !== 'string') return refuse(err.message);
-          segments = blobSegments(Buffer.from(blob, 'base64'));
+          return refuse(err.message);
         }
         return segments.shift();
       }

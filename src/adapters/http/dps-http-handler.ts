@@ -12,6 +12,7 @@ import type { Reply } from '../../common/http/reply.js';
 import { createRouter } from '../../common/http/router.js';
 import type { Logger } from '../../common/logger.js';
 import type { Core } from '../../core/operations.js';
+import { deviceEndpoint, type DeviceEndpointOptions } from '../../device-api/endpoint-options.js';
 import { certificateRoutes } from './certificate-routes.js';
 import { header, type HttpContext } from './context.js';
 import { deviceRoutes } from './device-routes.js';
@@ -21,7 +22,8 @@ import { dpsBodyErrors, dpsRouterErrors, errorReply } from './respond.js';
 import type { DpsRoute, RouteParams } from './route.js';
 import { serviceRoutes } from './service-routes.js';
 
-export interface DpsHttpOptions {
+/** `ids` (tracking IDs) and `clock` (error timestamps) as the composition root gives them (device-api/endpoint-options.ts). */
+export interface DpsHttpOptions extends Pick<DeviceEndpointOptions, 'ids' | 'clock'> {
   core: Core;
   logger: Logger;
   instanceName: string;
@@ -46,9 +48,10 @@ async function dispatch(route: DpsRoute, ctx: HttpContext, params: RouteParams):
 
 export function createDpsHttpHandler(opts: DpsHttpOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const match = createRouter(routes, dpsRouterErrors);
-  const limits = { deviceBodyBytes: opts.deviceBodyBytes ?? 96 * 1024, serviceBodyBytes: opts.serviceBodyBytes ?? 1024 * 1024 };
+  const endpoint = deviceEndpoint({ ids: opts.ids, clock: opts.clock, maxPayloadBytes: opts.deviceBodyBytes });
+  const limits = { deviceBodyBytes: endpoint.maxPayloadBytes, serviceBodyBytes: opts.serviceBodyBytes ?? 1024 * 1024 };
   return async (req, res) => {
-    const trackingId = opts.core.deps.ids.uuid();
+    const trackingId = endpoint.newId();
     const started = Date.now();
     const status = await exchange(req, res, async () => {
       const url = new URL(req.url ?? '/', 'https://dps');
@@ -61,7 +64,7 @@ export function createDpsHttpHandler(opts: DpsHttpOptions): (req: IncomingMessag
       return dispatch(route, ctx, params);
     }, {
       headers: { 'x-ms-request-id': trackingId },
-      onError: (err) => errorReply(err, trackingId, opts.logger, opts.core.deps.clock.now()),
+      onError: (err) => errorReply(err, trackingId, opts.logger, endpoint.now()),
     });
     opts.logger.debug('request', { trackingId, method: req.method, path: req.url?.split('?')[0], status, ms: Date.now() - started });
   };

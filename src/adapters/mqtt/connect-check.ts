@@ -17,22 +17,15 @@ import type { IConnectPacket } from 'mqtt-packet';
 import type { Logger } from '../../common/logger.js';
 import { parseSas } from '../../common/sas.js';
 import { CONNACK } from '../../common/mqtt/mqtt-connection.js';
-import { isRegistrationId } from '../../core/enrollment/schema.js';
 import { DpsError } from '../../core/errors.js';
-import type { Core } from '../../core/operations.js';
+import { isRegistrationId, type Core } from '../../core/operations.js';
+import type { DeviceSession } from '../../device-api/requests.js';
 import { parseUsername } from './username.js';
 
-/** What an accepted connection keeps: who the device is, and its token (re-checked by the core on each request). */
-export interface DeviceSession {
-  idScope: string;
-  registrationId: string;
-  /** Symmetric key: the SAS from the password. */
-  sas?: string;
-  /** X.509: the TLS client certificate chain (DER, leaf first). */
-  clientCertificates?: Buffer[];
-  /** The device's network address (geoLatency allocation). */
-  clientAddress?: string;
-}
+/**
+ * An accepted connection keeps a `DeviceSession` (device-api/requests.ts): who the device is, and its SAS from the
+ * password or its TLS client certificate chain, re-checked by the core on each request.
+ */
 
 export type ConnectDecision =
   | { code: typeof CONNACK.accepted; session: DeviceSession }

@@ -5,7 +5,7 @@
  * shared/protocol/dps-device-and-service-api.md §2; user documentation: docs/mqtt-device-provisioning.md.
  *
  * Per connection: CONNECT checks (connect-check.ts) → SUBSCRIBE `$dps/registrations/res/#` only (topics.ts) →
- * each PUBLISH to a request topic runs one core operation (requests.ts) and is answered on
+ * each PUBLISH to a request topic runs one device-API operation (requests.ts, src/device-api/) and is answered on
  * `$dps/registrations/res/{status}/?$rid=...` with a JSON body (respond.ts). Requests on one connection are handled
  * one at a time, in order; the PUBACK of a QoS 1 request follows its response.
  *
@@ -15,7 +15,7 @@
  * unsubscribed) is dropped, as a broker would; the request is still carried out.
  *
  * @example
- * const handler = createDpsMqttHandler({ core, logger });
+ * const handler = createDpsMqttHandler({ core, logger, clock, ids });
  * createMqttTlsServer(tls, handler);          // mqtts://host:8883
  * attachMqttWebSocket(httpsServer, handler);  // wss://host:443/$iothub/websocket
  */
@@ -25,12 +25,16 @@ import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
 import type { Core } from '../../core/operations.js';
 import type { Logger } from '../../common/logger.js';
 import { MqttConnection } from '../../common/mqtt/mqtt-connection.js';
-import { checkConnect, type DeviceSession } from './connect-check.js';
 import { peerCertificateChain } from '../../common/tls-peer.js';
+import { deviceEndpoint, type DeviceEndpointOptions } from '../../device-api/endpoint-options.js';
+import type { DeviceSession } from '../../device-api/requests.js';
+import { checkConnect } from './connect-check.js';
 import { handleRequest } from './requests.js';
-import { grantSubscription, isValidTopicName, parseRequestTopic, RESPONSE_FILTER, responseTopic } from './topics.js';
+import { mqttResponse } from './respond.js';
+import { grantSubscription, isValidTopicName, parseRequestTopic, RESPONSE_FILTER } from './topics.js';
 
-export interface DpsMqttOptions {
+/** `ids`, `clock` and `maxPayloadBytes` (a larger register payload is answered with 413) come from the device API. */
+export interface DpsMqttOptions extends DeviceEndpointOptions {
   core: Core;
   logger: Logger;
   /** A connection that sends no CONNECT within this time is closed (default 10 s). */
@@ -39,13 +43,11 @@ export interface DpsMqttOptions {
   maxKeepAliveSeconds?: number;
   /** Largest MQTT packet; a larger one closes the connection (default 256 KB). */
   maxPacketBytes?: number;
-  /** Largest register payload; a larger one is answered with 413 (default 96 KB, DPS's published limit). */
-  maxPayloadBytes?: number;
 }
 
 export function createDpsMqttHandler(opts: DpsMqttOptions): (stream: Duplex, socket: TLSSocket) => void {
   const { core } = opts;
-  const maxPayloadBytes = opts.maxPayloadBytes ?? 96 * 1024;
+  const endpoint = deviceEndpoint(opts);
   const connectionOpts = {
     connectTimeoutMs: opts.connectTimeoutMs,
     maxKeepAliveSeconds: opts.maxKeepAliveSeconds,
@@ -53,7 +55,7 @@ export function createDpsMqttHandler(opts: DpsMqttOptions): (stream: Duplex, soc
   };
 
   return (stream, socket) => {
-    const connectionId = core.deps.ids.uuid();
+    const connectionId = endpoint.newId();
     let logger = opts.logger.child({ transport: stream === socket ? 'mqtt' : 'mqtt-ws', connectionId });
     let session: DeviceSession | undefined;
     let responseQos: 0 | 1 | undefined; // set while subscribed to the response filter
@@ -89,15 +91,15 @@ export function createDpsMqttHandler(opts: DpsMqttOptions): (stream: Duplex, soc
           logger.info('MQTT connection closed: publish to an unsupported topic', { topic: packet.topic.slice(0, 200) });
           return connection.close('publish to an unsupported topic');
         }
-        const trackingId = core.deps.ids.uuid();
+        const trackingId = endpoint.newId();
         const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-        const response = await handleRequest(request, payload, { core, session, trackingId, logger, maxPayloadBytes });
-        logger.debug('request', { trackingId, rid: request.rid, op: request.op, status: response.status });
+        const answer = await handleRequest(request, payload, { core, session, trackingId, logger, now: endpoint.now, maxPayloadBytes: endpoint.maxPayloadBytes });
         if (responseQos === undefined) {
           logger.debug('response dropped: the client is not subscribed to ' + RESPONSE_FILTER, { trackingId });
           return;
         }
-        connection.send(responseTopic(response.status, request.rid, response.retryAfter), JSON.stringify(response.body), responseQos);
+        const response = mqttResponse(answer, request.rid);
+        connection.send(response.topic, response.payload, responseQos);
       },
 
       closed(info) {

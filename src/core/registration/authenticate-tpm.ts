@@ -3,9 +3,10 @@
  * TPM attestation (shared/protocol/attestation.md §3.3, §5; dps-device-and-service-api.md §4, HTTP variant).
  * Individual enrollments only, keyed by the endorsement key (EK).
  *
- * 1. Challenge — a register request with `tpm: {endorsementKey, storageRootKey}` and no Authorization: both keys
- *    are validated (400 naming the field), then the answer is always a 401 whose body carries `authenticationKey`,
- *    an activation blob built to the presented EK and bound to the presented SRK. Only when an individual TPM
+ * 1. Challenge (`issueTpmChallenge`, the core's operation of that name) — over HTTPS a register request with
+ *    `tpm: {endorsementKey, storageRootKey}` and no Authorization, over AMQP the SASL `TPM` mechanism: both keys
+ *    are validated (400 naming the field), then the answer is always an activation blob (`authenticationKey`; over
+ *    HTTPS a 401 whose body carries it, `tpmChallengeError`) built to the presented EK and bound to the presented SRK. Only when an individual TPM
  *    enrollment with this registration ID has exactly this EK (and this SRK, when the enrollment names one) is the
  *    blob's key stored as the device's challenge (latest only, `tpmChallengeTtlSeconds`, default 5 min). Otherwise
  *    the blob is a decoy whose key is thrown away: unknown, disabled, mismatched and enrolled devices get the same
@@ -29,7 +30,7 @@ import type { CoreDeps } from '../deps.js';
 import { newEtag } from '../enrollment/etag.js';
 import { DpsError } from '../errors.js';
 import type { IndividualEnrollment, ServiceInstance, TpmChallenge } from '../model.js';
-import type { Attested, DeviceRequest, RegisterRequest } from './types.js';
+import type { Attested, DeviceRequest, RegisterRequest, TpmChallengeAnswer, TpmChallengeRequest } from './types.js';
 
 export const DEFAULT_TPM_CHALLENGE_TTL_SECONDS = 300;
 /** The HMAC key size of both blobs (SHA-256 block-size keys are allowed; 32 bytes = the digest size). */
@@ -48,20 +49,41 @@ export function tpmOfBody(body: unknown): TpmRegistrationInfo | undefined {
   return tpm as TpmRegistrationInfo;
 }
 
-/** True for the first, unauthenticated request of the TPM flow (the one that costs a challenge). */
-export function wantsTpmChallenge(req: RegisterRequest): boolean {
-  if (req.sas !== undefined || req.clientCertificates?.length) return false;
+/**
+ * The challenge a register request asks for, when it is TPM step 1 (a body with `tpm`, no SAS, no client
+ * certificate); undefined for any other register request. Never throws: a malformed `tpm` is refused later, by
+ * authentication, with the 400 that names it.
+ */
+export function tpmChallengeOf(req: RegisterRequest): TpmChallengeRequest | undefined {
+  if (req.sas !== undefined || req.clientCertificates?.length) return undefined;
+  let tpm: TpmRegistrationInfo | undefined;
   try {
-    return tpmOfBody(req.body) !== undefined;
+    tpm = tpmOfBody(req.body);
   } catch {
-    return false;
+    return undefined;
   }
+  if (!tpm) return undefined;
+  const { sas: _s, clientCertificates: _c, body, ...device } = req;
+  return { ...device, tpm, bodyRegistrationId: (body as { registrationId?: unknown }).registrationId };
+}
+
+/** DPS: Register Device checks its body before anything else: a body naming another device is 400005. */
+export function checkChallengeNamesDevice(req: TpmChallengeRequest): void {
+  const named = req.bodyRegistrationId;
+  if (named !== undefined && (typeof named !== 'string' || named.toLowerCase() !== req.registrationId.toLowerCase())) {
+    throw new DpsError('RegistrationIdMismatch');
+  }
+}
+
+/** The HTTPS wire of a challenge (attestation.md §3.3): a 401 whose DPS error body carries `authenticationKey` and `keyName`. */
+export function tpmChallengeError(answer: TpmChallengeAnswer): DpsError {
+  return new DpsError('TpmChallenge', undefined, { body: { authenticationKey: answer.authenticationKey, keyName: answer.keyName } });
 }
 
 /** A register request carries its body (RegisterRequest); polls carry an operationId, status lookups neither. */
 const isRegister = (req: DeviceRequest): req is RegisterRequest => 'body' in req && !('operationId' in req);
 
-function refuseMqtt(req: DeviceRequest): void {
+function refuseMqtt(req: Pick<DeviceRequest, 'transport'>): void {
   if (req.transport === 'mqtt') {
     throw new DpsError('Unauthorized', 'Unauthorized: TPM attestation is not supported over MQTT; register over HTTPS (or AMQP).');
   }
@@ -99,10 +121,12 @@ function mismatch(enrollment: IndividualEnrollment | undefined, ek: TpmPublicKey
 const keyBytes = (deps: CoreDeps): Buffer => Buffer.from(deps.ids.randomKey(KEY_BYTES), 'base64');
 
 /**
- * Step 1: always throws — 400 for malformed keys, otherwise the 401 TPM challenge (HTTP: JSON body with
- * `authenticationKey` and `keyName`).
+ * Step 1: the activation blob for the presented keys — 400 for malformed keys. The blob is real (its key stored as
+ * the device's challenge) only for a matching TPM enrollment; otherwise a decoy.
  */
-export async function issueTpmChallenge(deps: CoreDeps, instance: ServiceInstance, req: RegisterRequest, tpm: TpmRegistrationInfo): Promise<never> {
+export async function issueTpmChallenge(
+  deps: CoreDeps, instance: ServiceInstance, req: Pick<DeviceRequest, 'registrationId' | 'trackingId' | 'transport'>, tpm: TpmRegistrationInfo,
+): Promise<TpmChallengeAnswer> {
   refuseMqtt(req);
   const { ek, srk } = presentedKeys(tpm);
   const enrollment = await deps.store.enrollments.get(instance.idScope, req.registrationId);
@@ -124,7 +148,7 @@ export async function issueTpmChallenge(deps: CoreDeps, instance: ServiceInstanc
     // the same answer as for an enrolled device; only the log says why no key was kept
     log.info('TPM challenge issued without a stored key (the device cannot complete it)', { reason });
   }
-  throw new DpsError('TpmChallenge', undefined, { body: { authenticationKey: blob.toString('base64'), keyName: 'registration' } });
+  return { authenticationKey: blob.toString('base64'), keyName: 'registration' };
 }
 
 const unauthorized = (why: string): DpsError => new DpsError('Unauthorized', `Unauthorized: ${why}.`);

@@ -8,7 +8,7 @@ import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { IndividualEnrollment, ServiceInstance } from '../model.js';
 import { isRegistrationId } from '../enrollment/schema.js';
-import { authenticateTpmSas, issueTpmChallenge, tpmOfBody } from './authenticate-tpm.js';
+import { authenticateTpmSas, issueTpmChallenge, tpmChallengeError, tpmOfBody } from './authenticate-tpm.js';
 import { authenticateX509 } from './authenticate-x509.js';
 import type { Attested, DeviceRequest } from './types.js';
 
@@ -69,7 +69,7 @@ export async function authenticate(deps: CoreDeps, req: DeviceRequest): Promise<
   if (req.sas === undefined && req.clientCertificates?.length) return authenticateX509(deps, instance, req);
   if (req.sas === undefined && 'body' in req) {
     const tpm = tpmOfBody(req.body);
-    if (tpm) return issueTpmChallenge(deps, instance, { ...req, body: req.body }, tpm);
+    if (tpm) throw tpmChallengeError(await issueTpmChallenge(deps, instance, req, tpm));
   }
   if (req.sas === undefined) return authenticateSymmetricKey(deps, instance, req); // 401: no credentials
   const individual = await deps.store.enrollments.get(instance.idScope, req.registrationId);

@@ -47,3 +47,29 @@ export interface RegistrationOperationStatus {
   status: 'assigning' | 'assigned' | 'failed';
   registrationState?: DeviceRegistrationResult;
 }
+
+/**
+ * A register or poll answer as the core gives it: the DPS document, plus how long the device waits before it polls
+ * again. `retryAfterSeconds` is set while the operation is `assigning`; it goes on the wire as `retry-after` (an HTTP
+ * header, the MQTT response topic, an AMQP application property), never in the JSON body.
+ */
+export interface OperationAnswer extends RegistrationOperationStatus {
+  retryAfterSeconds?: number;
+}
+
+/**
+ * TPM attestation step 1 (attestation.md §3.3): a device without credentials presents its keys and asks for an
+ * activation blob. Over HTTPS it is a register request with `tpm` and no Authorization; over AMQP the SASL `TPM`
+ * mechanism. Keys are as the device sent them (base64 of TPM2B_PUBLIC); the core validates them (400 naming the field).
+ */
+export interface TpmChallengeRequest extends Omit<DeviceRequest, 'sas' | 'clientCertificates'> {
+  tpm: { endorsementKey: unknown; storageRootKey?: unknown };
+  /** The `registrationId` a register body named, when the challenge came as one: it must name this device (400005). */
+  bodyRegistrationId?: unknown;
+}
+
+/** The challenge: an activation blob (base64) whose HMAC key signs the device's SAS, and the key name to sign with. */
+export interface TpmChallengeAnswer {
+  authenticationKey: string;
+  keyName: 'registration';
+}
