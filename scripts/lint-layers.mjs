@@ -17,10 +17,6 @@ const TRANSPORT = /^(node:)?(net|tls|http|https|http2|dgram|stream)$|^(aedes|rhe
  * Core internals the HTTP service routes still import by path (not device API, not owned here): each names the
  * surface export that replaces it. Remove an entry when its route imports from core/operations.ts.
  */
-const PENDING_SURFACE = new Map([
-  ['src/adapters/http/service-routes.ts', ['src/core/enrollment/enrollment-ops.ts', 'src/core/registration/registration-ops.ts']],
-  ['src/adapters/http/certificate-routes.ts', ['src/core/certificates/ca-certificate-ops.ts']],
-]);
 
 function files(dir) {
   const out = [];
@@ -53,7 +49,7 @@ export function violations() {
     const from = relative(root, file);
     for (const spec of imports(file)) {
       const target = spec.startsWith('.') ? relative(root, resolve(file, '..', spec)).replace(/\.js$/, '.ts') : '';
-      if (target.startsWith('src/core/') && !CORE_SURFACE.has(target) && !PENDING_SURFACE.get(from)?.includes(target)) {
+      if (target.startsWith('src/core/') && !CORE_SURFACE.has(target)) {
         out.push(`${from}: adapters and the device API see the core through its declared interface (core/operations.ts and its types), not '${spec}'`);
       }
       if (from.startsWith('src/device-api/') && TRANSPORT.test(spec)) out.push(`${from}: the device API must not import the transport library '${spec}'`);

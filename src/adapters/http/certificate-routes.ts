@@ -5,7 +5,7 @@
  * `POST /opendps/certificates/{name}/generateVerificationCode`, `POST /opendps/certificates/{name}/verify`.
  * Declared `service` (service SAS) like every service route.
  */
-import { toCertificateResource } from '../../core/certificates/ca-certificate-ops.js';
+import { toCertificateResource } from '../../core/operations.js';
 import { header, type ServiceContext } from './context.js';
 import { json, noContent } from './respond.js';
 import { service, type DpsRoute } from './route.js';

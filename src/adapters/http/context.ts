@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { firstHeader } from '../../common/http/headers.js';
+import { DpsError } from '../../core/errors.js';
 import type { Core } from '../../core/operations.js';
 import type { Logger } from '../../common/logger.js';
 
@@ -28,3 +29,12 @@ export interface ServiceContext extends HttpContext {
 }
 
 export const header = (ctx: Pick<HttpContext, 'req'>, name: string): string | undefined => firstHeader(ctx.req.headers, name);
+
+/** DPS paging: `x-ms-max-item-count`, a positive integer when given (the core clamps it). */
+export function pageSize(ctx: Pick<HttpContext, 'req'>): number | undefined {
+  const v = header(ctx, 'x-ms-max-item-count');
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new DpsError('InvalidField', "Invalid header 'x-ms-max-item-count': must be a positive integer.");
+  return n;
+}

@@ -10,22 +10,13 @@
  * - `GET /opendps/usage?from=YYYY-MM-DD&to=YYYY-MM-DD` → 200 `{ idScope, totals: UsageTotal[] }`
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DpsError } from '../../core/errors.js';
 import type { AttemptRecord } from '../../core/model.js';
 import type { Reply } from '../../common/http/reply.js';
-import { header, type ServiceContext } from './context.js';
+import { header, pageSize, type ServiceContext } from './context.js';
 import { json } from './respond.js';
 import { service, type DpsRoute } from './route.js';
 
 const param = (ctx: ServiceContext, name: string): string | undefined => ctx.url.searchParams.get(name) ?? undefined;
-
-function pageSize(ctx: ServiceContext): number | undefined {
-  const v = header(ctx, 'x-ms-max-item-count');
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new DpsError('InvalidField', "Invalid header 'x-ms-max-item-count': must be a positive integer.");
-  return n;
-}
 
 /** How often the stream looks for new records, and how far back (records are flushed in batches by each node). */
 const POLL_MS = 500;

@@ -9,19 +9,15 @@ import type { BodyErrors } from '../../common/http/body.js';
 import type { Reply } from '../../common/http/reply.js';
 import type { RouterErrors } from '../../common/http/router.js';
 import type { Logger } from '../../common/logger.js';
-import { DpsError, toErrorBody } from '../../core/errors.js';
+import { DpsError } from '../../core/errors.js';
+import { errorAnswer } from '../../device-api/answer.js';
 
 export { json, noContent } from '../../common/http/reply.js';
 
+/** Classified once, by the device-API layer's `errorAnswer` (the service API's errors are the same DPS errors). */
 export function errorReply(err: unknown, trackingId: string, logger: Logger, now: Date): Reply {
-  const dpsErr = DpsError.is(err) ? err : new DpsError('Internal');
-  if (!DpsError.is(err)) logger.error('unhandled error', { trackingId, error: (err as Error)?.stack ?? String(err) });
-  else logger.debug('request refused', { trackingId, status: dpsErr.status, errorCode: dpsErr.errorCode, error: dpsErr.message });
-  return {
-    status: dpsErr.status,
-    body: toErrorBody(dpsErr, trackingId, now),
-    headers: { 'x-ms-error-code': String(dpsErr.errorCode), ...(dpsErr.headers ?? {}) },
-  };
+  const answer = errorAnswer(err, { trackingId, logger, now });
+  return { status: answer.status, body: answer.body, headers: { 'x-ms-error-code': String(answer.error.errorCode), ...(answer.error.headers ?? {}) } };
 }
 
 /** 413000 past the limit, 415000 for a declared non-JSON type, 400001 for bad JSON. */

@@ -4,21 +4,11 @@
  * enrollments, enrollment groups, registration states. Every route is declared `service` (service SAS, checked
  * before the handler; the handler acts on the caller's `idScope` only).
  */
-import { DpsError } from '../../core/errors.js';
-import type { EnrollmentOps } from '../../core/enrollment/enrollment-ops.js';
-import { toServiceState } from '../../core/registration/registration-ops.js';
+import { toServiceState, type EnrollmentOps } from '../../core/operations.js';
 import type { EnrollmentCommon } from '../../core/model.js';
-import { header, type ServiceContext } from './context.js';
+import { header, pageSize, type ServiceContext } from './context.js';
 import { json, noContent } from './respond.js';
 import { service, type DpsRoute } from './route.js';
-
-function pageSize(ctx: ServiceContext): number | undefined {
-  const v = header(ctx, 'x-ms-max-item-count');
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new DpsError('InvalidField', "Invalid header 'x-ms-max-item-count': must be a positive integer.");
-  return n;
-}
 
 /** The continuation header is left out on the last page (the SDK loops forever on an empty one). */
 function pageHeaders(token: string | undefined, itemType: string): Record<string, string> {

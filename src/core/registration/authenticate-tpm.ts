@@ -51,17 +51,12 @@ export function tpmOfBody(body: unknown): TpmRegistrationInfo | undefined {
 
 /**
  * The challenge a register request asks for, when it is TPM step 1 (a body with `tpm`, no SAS, no client
- * certificate); undefined for any other register request. Never throws: a malformed `tpm` is refused later, by
- * authentication, with the 400 that names it.
+ * certificate); undefined for any other register request. A `tpm` that is not an object is refused here (400
+ * naming the field); malformed keys inside it by the challenge itself.
  */
 export function tpmChallengeOf(req: RegisterRequest): TpmChallengeRequest | undefined {
   if (req.sas !== undefined || req.clientCertificates?.length) return undefined;
-  let tpm: TpmRegistrationInfo | undefined;
-  try {
-    tpm = tpmOfBody(req.body);
-  } catch {
-    return undefined;
-  }
+  const tpm = tpmOfBody(req.body); // a `tpm` that is not an object is the 400 that names it
   if (!tpm) return undefined;
   const { sas: _s, clientCertificates: _c, body, ...device } = req;
   return { ...device, tpm, bodyRegistrationId: (body as { registrationId?: unknown }).registrationId };

@@ -8,7 +8,7 @@ import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { IndividualEnrollment, ServiceInstance } from '../model.js';
 import { isRegistrationId } from '../enrollment/schema.js';
-import { authenticateTpmSas, issueTpmChallenge, tpmChallengeError, tpmOfBody } from './authenticate-tpm.js';
+import { authenticateTpmSas } from './authenticate-tpm.js';
 import { authenticateX509 } from './authenticate-x509.js';
 import type { Attested, DeviceRequest } from './types.js';
 
@@ -60,17 +60,13 @@ export async function authenticateSymmetricKey(
 }
 
 /**
- * Any attestation the request carries: a TLS client certificate without a SAS (X.509); a register body with `tpm`
- * and no SAS (the TPM challenge, always a 401 or 400); a SAS for an ID whose individual enrollment is TPM (a SAS
- * signed inside the TPM); any other SAS (symmetric key).
+ * Any attestation the request carries: a TLS client certificate without a SAS (X.509); a SAS for an ID whose
+ * individual enrollment is TPM (a SAS signed inside the TPM); any other SAS (symmetric key). The TPM challenge (a
+ * register body with `tpm` and no SAS) is an operation of its own (`Core.issueTpmChallenge`), answered before this.
  */
 export async function authenticate(deps: CoreDeps, req: DeviceRequest): Promise<Attested> {
   const instance = await resolveInstance(deps, req);
   if (req.sas === undefined && req.clientCertificates?.length) return authenticateX509(deps, instance, req);
-  if (req.sas === undefined && 'body' in req) {
-    const tpm = tpmOfBody(req.body);
-    if (tpm) throw tpmChallengeError(await issueTpmChallenge(deps, instance, req, tpm));
-  }
   if (req.sas === undefined) return authenticateSymmetricKey(deps, instance, req); // 401: no credentials
   const individual = await deps.store.enrollments.get(instance.idScope, req.registrationId);
   if (individual?.attestation.type === 'tpm') return authenticateTpmSas(deps, instance, req, individual);
