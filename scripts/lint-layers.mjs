@@ -1,5 +1,5 @@
 // Keeps the house rules of shared/design/ARCHITECTURE.md: src/core imports no I/O library and nothing outside
-// core/ and common/; the built-in hub (src/hub) shares nothing with the DPS core. The device adapters
+// core/ and common/; common/ holds only pure helpers (wire code is in src/transport); the built-in hub (src/hub) shares nothing with the DPS core. The device adapters
 // (src/adapters/{http,mqtt,amqp}) and the device-API layer (src/device-api) see the core only through its declared
 // surface (CORE_SURFACE: the `Core` interface in core/operations.ts, errors, model and request/answer types); the
 // device API imports no transport library and no adapter. Exits 1 and lists violations.
@@ -13,10 +13,6 @@ const IO = /^(node:)?(net|tls|http|https|http2|dgram|child_process|fs|fs\/promis
 const CORE_SURFACE = new Set(['src/core/operations.ts', 'src/core/errors.ts', 'src/core/model.ts', 'src/core/ports.ts', 'src/core/registration/types.ts']);
 /** Transport libraries: the wire belongs to the adapters (node:stream and node:tls types included). */
 const TRANSPORT = /^(node:)?(net|tls|http|https|http2|dgram|stream)$|^(aedes|rhea|mqtt|mqtt-packet|ws)(\/|$)/;
-/**
- * Core internals the HTTP service routes still import by path (not device API, not owned here): each names the
- * surface export that replaces it. Remove an entry when its route imports from core/operations.ts.
- */
 
 function files(dir) {
   const out = [];
@@ -42,6 +38,14 @@ export function violations() {
         const target = relative(root, resolve(file, '..', spec));
         if (!target.startsWith('src/core') && !target.startsWith('src/common')) out.push(`${relative(root, file)}: the core may import only core/ and common/, not '${spec}'`);
       }
+    }
+  }
+  // common/ holds pure helpers the core may use (SAS, clock, ids, host names, the Logger port); wire code lives in
+  // transport/ (HTTP plumbing, the MQTT connection, TLS listeners and peers), which the core may not import
+  for (const file of files(join(root, 'src', 'common'))) {
+    for (const spec of imports(file)) {
+      if (TRANSPORT.test(spec) || IO.test(spec)) out.push(`${relative(root, file)}: common/ is for pure helpers; transport code ('${spec}') goes in src/transport`);
+      if (spec.startsWith('.') && !relative(root, resolve(file, '..', spec)).startsWith('src/common')) out.push(`${relative(root, file)}: common/ imports only common/ ('${spec}')`);
     }
   }
   const deviceSide = [...['http', 'mqtt', 'amqp'].flatMap((a) => files(join(root, 'src', 'adapters', a))), ...files(join(root, 'src', 'device-api'))];

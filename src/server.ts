@@ -10,10 +10,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as NetServer } from 'node:net';
 import { join } from 'node:path';
+import { consoleOptions } from './adapters/http/console-routes.js';
 import { createDpsHttpHandler } from './adapters/http/dps-http-handler.js';
 import { createDpsMqttHandler } from './adapters/mqtt/dps-mqtt-handler.js';
 import { createDpsAmqpHandler } from './adapters/amqp/dps-amqp-handler.js';
-import { attachWebSocket, createTlsListener } from './common/tls-listener.js';
+import { attachWebSocket, createTlsListener } from './transport/tls-listener.js';
 import { systemClock } from './common/clock.js';
 import { cryptoIds } from './common/ids.js';
 import { createJsonLogger, type Logger } from './common/logger.js';
@@ -44,6 +45,8 @@ export interface ConnectionInfo {
   serviceConnectionString: string;
   hubs: Array<{ name: string; hostName: string; connectionString: string }>;
   caCertFile: string;
+  /** The web console (console-routes.ts). */
+  consoleUrl: string;
 }
 
 export interface RunningServer {
@@ -132,7 +135,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
 
     // 6. the DPS endpoint: device API and service API over HTTPS
     const dpsTls = serverCertFor(config.dataDir, ca, 'dps', config.dps.hostName);
-    const dpsHandler = createDpsHttpHandler({ core, logger, instanceName: INSTANCE_NAME, clock, ids: cryptoIds });
+    const dpsHandler = createDpsHttpHandler({ core, logger, instanceName: INSTANCE_NAME, clock, ids: cryptoIds, console: consoleOptions(config, hubInfo, ca.certPem) });
     // X.509 devices authenticate with a TLS client certificate: ask for one, never reject at the TLS layer (trust is
     // decided per enrollment in the core), and resume no sessions, so every request carries its full chain
     const dpsServer = createHttpsServer({
@@ -168,6 +171,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       serviceConnectionString: serviceConnectionString(instance),
       hubs: hubInfo,
       caCertFile: ca.certFile,
+      consoleUrl: `https://${config.dps.hostName}${config.dps.httpsPort === 443 ? '' : `:${config.dps.httpsPort}`}/console/`,
     };
     writeFileSync(join(config.dataDir, 'connection.json'), JSON.stringify(connection, null, 2) + '\n', { mode: 0o600 });
     logger.info('OpenDPS is ready', { idScope: connection.idScope, provisioningHost: connection.provisioningHost, hubs: hubInfo.map((h) => h.hostName) });

@@ -15,7 +15,7 @@
  * waits for its 30 s time-out. So an AMQP connection with a wrong key stays open, and every request on it is refused.
  */
 import type { TLSSocket } from 'node:tls';
-import { peerCertificateChain } from '../../common/tls-peer.js';
+import { peerCertificateChain } from '../../transport/tls-peer.js';
 import { parseSas } from '../../common/sas.js';
 import { DpsError } from '../../core/errors.js';
 import { isRegistrationId } from '../../core/operations.js';

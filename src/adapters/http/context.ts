@@ -4,7 +4,7 @@
  * `dps-http-handler.ts` writes it (or the DPS error) in one place.
  */
 import type { IncomingMessage } from 'node:http';
-import { firstHeader } from '../../common/http/headers.js';
+import { firstHeader } from '../../transport/http/headers.js';
 import { DpsError } from '../../core/errors.js';
 import type { Core } from '../../core/operations.js';
 import type { Logger } from '../../common/logger.js';

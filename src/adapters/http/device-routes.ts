@@ -8,8 +8,8 @@
  * go to the adapter's one error translation point (`respond.ts`).
  */
 import type { TLSSocket } from 'node:tls';
-import { readBody } from '../../common/http/body.js';
-import { peerCertificateChain } from '../../common/tls-peer.js';
+import { readBody } from '../../transport/http/body.js';
+import { peerCertificateChain } from '../../transport/tls-peer.js';
 import { operationAnswer } from '../../device-api/answer.js';
 import { parseDevicePayload, payloadTooLarge } from '../../device-api/payload.js';
 import { pollOperation, register, registrationStatus, type DeviceCall } from '../../device-api/requests.js';

@@ -11,7 +11,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttemptRecord } from '../../core/model.js';
-import type { Reply } from '../../common/http/reply.js';
+import type { Reply } from '../../transport/http/reply.js';
 import { header, pageSize, type ServiceContext } from './context.js';
 import { json } from './respond.js';
 import { service, type DpsRoute } from './route.js';

@@ -2,18 +2,19 @@
  * @module adapters/http/dps-http-handler
  * The DPS endpoint's request listener: device API and service API on one host, one route table, one error
  * translator. Per request: route (404/405 before any auth, as before) → the route's declared authentication
- * (`route.ts`) → handler → reply. Router, body reader and reply writer are shared with the hub (`common/http/`);
+ * (`route.ts`) → handler → reply. Router, body reader and reply writer are shared with the hub (`transport/http/`);
  * errors stay DPS-shaped (`respond.ts`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readJson } from '../../common/http/body.js';
-import { exchange } from '../../common/http/exchange.js';
-import type { Reply } from '../../common/http/reply.js';
-import { createRouter } from '../../common/http/router.js';
+import { readJson } from '../../transport/http/body.js';
+import { exchange } from '../../transport/http/exchange.js';
+import type { Reply } from '../../transport/http/reply.js';
+import { createRouter } from '../../transport/http/router.js';
 import type { Logger } from '../../common/logger.js';
 import type { Core } from '../../core/operations.js';
 import { deviceEndpoint, type DeviceEndpointOptions } from '../../device-api/endpoint-options.js';
 import { certificateRoutes } from './certificate-routes.js';
+import { consoleApiRoutes, consoleRoutes, type ConsoleOptions } from './console-routes.js';
 import { header, type HttpContext } from './context.js';
 import { deviceRoutes } from './device-routes.js';
 import { diagnosticsRoutes } from './diagnostics-routes.js';
@@ -30,10 +31,12 @@ export interface DpsHttpOptions extends Pick<DeviceEndpointOptions, 'ids' | 'clo
   /** DPS's published maximum message size is 96 KB. */
   deviceBodyBytes?: number;
   serviceBodyBytes?: number;
+  /** The web console's service routes (console-routes.ts); absent: the static console only. */
+  console?: ConsoleOptions;
 }
 
 /** Service routes first: `/registrations/{id}/query` must not be taken for a device lookup. */
-const routes: readonly DpsRoute[] = [...serviceRoutes, ...certificateRoutes, ...linkedHubRoutes, ...diagnosticsRoutes, ...deviceRoutes];
+const routes: readonly DpsRoute[] = [...serviceRoutes, ...certificateRoutes, ...linkedHubRoutes, ...diagnosticsRoutes, ...consoleRoutes, ...deviceRoutes];
 
 /** Runs the route's declared authentication, then its handler. */
 async function dispatch(route: DpsRoute, ctx: HttpContext, params: RouteParams): Promise<Reply> {
@@ -47,7 +50,7 @@ async function dispatch(route: DpsRoute, ctx: HttpContext, params: RouteParams):
 }
 
 export function createDpsHttpHandler(opts: DpsHttpOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const match = createRouter(routes, dpsRouterErrors);
+  const match = createRouter([...consoleApiRoutes(opts.console), ...routes], dpsRouterErrors);
   const endpoint = deviceEndpoint({ ids: opts.ids, clock: opts.clock, maxPayloadBytes: opts.deviceBodyBytes });
   const limits = { deviceBodyBytes: endpoint.maxPayloadBytes, serviceBodyBytes: opts.serviceBodyBytes ?? 1024 * 1024 };
   return async (req, res) => {

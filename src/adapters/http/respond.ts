@@ -3,16 +3,16 @@
  * The HTTP adapter's one error translation point: DpsError → status + DPS error body
  * `{errorCode, trackingId, message, timestampUtc}` + `x-ms-error-code` (dps-device-and-service-api.md); anything
  * else → 500, logged once. Also the DPS wording of the shared body reader's and router's refusals, so a DPS route
- * never answers with an IoT Hub-shaped error. Routes build replies with `json`/`noContent` (`common/http/reply.ts`).
+ * never answers with an IoT Hub-shaped error. Routes build replies with `json`/`noContent` (`transport/http/reply.ts`).
  */
-import type { BodyErrors } from '../../common/http/body.js';
-import type { Reply } from '../../common/http/reply.js';
-import type { RouterErrors } from '../../common/http/router.js';
+import type { BodyErrors } from '../../transport/http/body.js';
+import type { Reply } from '../../transport/http/reply.js';
+import type { RouterErrors } from '../../transport/http/router.js';
 import type { Logger } from '../../common/logger.js';
 import { DpsError } from '../../core/errors.js';
 import { errorAnswer } from '../../device-api/answer.js';
 
-export { json, noContent } from '../../common/http/reply.js';
+export { json, noContent } from '../../transport/http/reply.js';
 
 /** Classified once, by the device-API layer's `errorAnswer` (the service API's errors are the same DPS errors). */
 export function errorReply(err: unknown, trackingId: string, logger: Logger, now: Date): Reply {

@@ -1,6 +1,6 @@
 /**
  * @module adapters/http/route
- * A DPS HTTP route: method, path pattern (`common/http/router.ts`), the authentication it needs, and a handler
+ * A DPS HTTP route: method, path pattern (`transport/http/router.ts`), the authentication it needs, and a handler
  * that returns a `Reply`. Authentication is declared, not called, so no service handler can forget it:
  * - `service`: the service SAS of this instance (dps-device-and-service-api.md §0 "Service client"), checked by
  *   `dps-http-handler.ts` before the handler runs; the handler gets the caller's `idScope`.
@@ -9,7 +9,7 @@
  * - `none`: open.
  * @example export const routes = [service('GET', '/enrollments/:id', async (ctx, p) => json(200, await ctx.core.enrollments.get(ctx.idScope, p.id!)))];
  */
-import type { Reply } from '../../common/http/reply.js';
+import type { Reply } from '../../transport/http/reply.js';
 import type { HttpContext, ServiceContext } from './context.js';
 
 export type RouteAuth = 'service' | 'device' | 'none';

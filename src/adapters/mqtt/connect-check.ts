@@ -16,7 +16,7 @@
 import type { IConnectPacket } from 'mqtt-packet';
 import type { Logger } from '../../common/logger.js';
 import { parseSas } from '../../common/sas.js';
-import { CONNACK } from '../../common/mqtt/mqtt-connection.js';
+import { CONNACK } from '../../transport/mqtt/mqtt-connection.js';
 import { DpsError } from '../../core/errors.js';
 import { isRegistrationId, type Core } from '../../core/operations.js';
 import type { DeviceSession } from '../../device-api/requests.js';

@@ -10,9 +10,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../../common/clock.js';
-import { readJson } from '../../common/http/body.js';
-import { exchange } from '../../common/http/exchange.js';
-import { createRouter } from '../../common/http/router.js';
+import { readJson } from '../../transport/http/body.js';
+import { exchange } from '../../transport/http/exchange.js';
+import { createRouter } from '../../transport/http/router.js';
 import { noopLogger, type Logger } from '../../common/logger.js';
 import type { Hub } from '../hub.js';
 import { newTrackingId } from '../ids.js';

@@ -1,12 +1,12 @@
 /**
  * @module hub/http/routes
  * The hub REST API's route table (shared/protocol/iot-hub.md §1.3–1.5), matched by the router shared with the DPS
- * adapter (`common/http/router.ts`): paths match case-insensitively, ids are URL-decoded path segments (ids themselves
+ * adapter (`transport/http/router.ts`): paths match case-insensitively, ids are URL-decoded path segments (ids themselves
  * are case-sensitive), and any api-version is accepted. Each handler returns a `Reply`; `handler.ts` writes it.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { firstHeader } from '../../common/http/headers.js';
-import type { Reply } from '../../common/http/reply.js';
+import { firstHeader } from '../../transport/http/headers.js';
+import type { Reply } from '../../transport/http/reply.js';
 import { parseIfMatch } from '../context.js';
 import { argumentInvalid } from '../errors.js';
 import type { Hub } from '../hub.js';
@@ -24,7 +24,7 @@ export interface RouteRequest {
 
 export interface Route {
   readonly method: string;
-  /** `/devices/:id`: see `common/http/router.ts`. */
+  /** `/devices/:id`: see `transport/http/router.ts`. */
   readonly path: string;
   /** One word for logs. */
   readonly operation: string;

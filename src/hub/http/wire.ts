@@ -1,13 +1,13 @@
 /**
  * @module hub/http/wire
- * The hub REST API's wire shapes on top of the HTTP plumbing shared with the DPS adapter (`common/http/`): its
+ * The hub REST API's wire shapes on top of the HTTP plumbing shared with the DPS adapter (`transport/http/`): its
  * body limit and body errors, its router errors, and the one place where errors become IoT Hub error bodies
  * (`{"Message":"ErrorCode:X;msg","ExceptionMessage":"Tracking ID:..-TimeStamp:.."}` + `iothub-errorcode`,
  * shared/protocol/iot-hub.md §1.6).
  */
-import type { BodyErrors } from '../../common/http/body.js';
-import type { Reply } from '../../common/http/reply.js';
-import type { RouterErrors } from '../../common/http/router.js';
+import type { BodyErrors } from '../../transport/http/body.js';
+import type { Reply } from '../../transport/http/reply.js';
+import type { RouterErrors } from '../../transport/http/router.js';
 import type { Logger } from '../../common/logger.js';
 import { HubError, argumentInvalid } from '../errors.js';
 

@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { MqttConnection } from '../../common/mqtt/mqtt-connection.js';
+import { MqttConnection } from '../../transport/mqtt/mqtt-connection.js';
 import type { Hub } from '../hub.js';
 import { DeviceSession, MAX_TELEMETRY_BYTES, type DeviceSessionOptions } from './device-session.js';
 

@@ -10,7 +10,7 @@ import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
 import { sameHost } from '../../common/host-names.js';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
-import { CONNACK, type MqttConnection, type MqttHooks } from '../../common/mqtt/mqtt-connection.js';
+import { CONNACK, type MqttConnection, type MqttHooks } from '../../transport/mqtt/mqtt-connection.js';
 import type { CloudToDeviceMessage, DeviceChannel } from '../connections.js';
 import { authenticateDeviceCertificate, authenticateDeviceSas } from '../device-auth.js';
 import { HubError } from '../errors.js';

@@ -1,5 +1,5 @@
 /**
- * @module common/http/router
+ * @module transport/http/router
  * The one router of the DPS HTTP adapter and the hub REST API: a route table (method plus a path pattern such as
  * `/enrollments/:id`) matched in order. Literal segments match case-insensitively (the DPS service SDK sends both
  * `/enrollmentGroups/` and `/enrollmentgroups/`; IoT Hub paths are case-insensitive too, iot-hub.md §1.3); segments

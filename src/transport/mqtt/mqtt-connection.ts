@@ -1,5 +1,5 @@
 /**
- * @module common/mqtt/mqtt-connection
+ * @module transport/mqtt/mqtt-connection
  * One MQTT 3.1.1 server-side connection over any duplex stream (TLS socket or WebSocket stream), with hooks as
  * async functions. Shared by the DPS MQTT adapter and the built-in hub's device endpoint; it knows no topics.
  *

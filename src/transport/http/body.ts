@@ -1,5 +1,5 @@
 /**
- * @module common/http/body
+ * @module transport/http/body
  * The one request-body reader of the DPS HTTP adapter and the hub REST API: a size limit (checked on the declared
  * `content-length` first, then while reading), an empty body read as `undefined` (the DPS device SDK sends `{}` on
  * GET polls, the service SDK POSTs with no body), JSON parsing. Each API passes its own errors, so a DPS route

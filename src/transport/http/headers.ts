@@ -1,5 +1,5 @@
 /**
- * @module common/http/headers
+ * @module transport/http/headers
  * Reading one request header: node:http gives repeated headers as arrays; the first value counts.
  */
 import type { IncomingHttpHeaders } from 'node:http';

@@ -1,5 +1,5 @@
 /**
- * @module common/http/exchange
+ * @module transport/http/exchange
  * One request, one reply: run the route (which returns a `Reply`), or hand the failure to the API's one error
  * translation point, and write the result. The DPS HTTP adapter and the hub REST API differ only in `onError`
  * (DPS-shaped vs IoT Hub-shaped error bodies, ARCHITECTURE.md "Errors"), so the writing happens here once.

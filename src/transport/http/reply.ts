@@ -1,5 +1,5 @@
 /**
- * @module common/http/reply
+ * @module transport/http/reply
  * What an HTTP route returns, and the one function that writes it. Shared by the DPS HTTP adapter and the built-in
  * hub's REST API: both answer JSON with `application/json; charset=utf-8` (the DPS device SDK parses a body only
  * when the content type says JSON; shared/protocol/iot-hub.md §1.1 for the hub) and no body on 204.
