@@ -21,6 +21,9 @@ import { createJsonLogger, type Logger } from './common/logger.js';
 import type { Config } from './config/config.js';
 import { defaultCoreSettings } from './core/deps.js';
 import { createCore, type Core } from './core/operations.js';
+import { createAttemptRecorder } from './diagnostics/attempt-recorder.js';
+import { withAttemptRecords } from './diagnostics/recording-core.js';
+import { createUsageMeter } from './diagnostics/usage-meter.js';
 import type { Store } from './core/ports.js';
 import { createHub, type Hub } from './hub/hub.js';
 import { createHubHttpHandler } from './hub/http/handler.js';
@@ -38,6 +41,12 @@ import { createPostgresStore } from './storage/postgres/store.js';
 import { createSqliteStore } from './storage/sqlite/store.js';
 import type { HubStore } from './hub/ports.js';
 import { loadOrCreateCa, serverCertFor } from './tls/cert-store.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { instrumentHubConnector, instrumentStore, instrumentWebhookClient } from './observability/decorators.js';
+import { trackConnections } from './observability/connections.js';
+import { countHubDevices, watchHubDevices, watchStoreCounts } from './observability/gauges.js';
+import { createAdminServer } from './admin/admin-server.js';
+import { createReadiness, linkedHubChecks, storeCheck } from './admin/readiness.js';
 
 export interface ConnectionInfo {
   idScope: string;
@@ -45,6 +54,8 @@ export interface ConnectionInfo {
   serviceConnectionString: string;
   hubs: Array<{ name: string; hostName: string; connectionString: string }>;
   caCertFile: string;
+  /** The admin listener (/metrics, /healthz, /readyz), when on. */
+  adminUrl?: string;
   /** The web console (console-routes.ts). */
   consoleUrl: string;
 }
@@ -54,6 +65,8 @@ export interface RunningServer {
   readonly connection: ConnectionInfo;
   readonly core: Core;
   readonly hubs: ReadonlyMap<string, Hub>;
+  /** This node's Prometheus metrics (the diagnostics recorder feeds `metrics.observeAttempt`). */
+  readonly metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -72,7 +85,8 @@ function openStores(config: Config): { store: Store; hubStore: HubStore } {
 
 
 export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
-  const logger = opts.logger ?? createJsonLogger({ level: config.logLevel });
+  const logger = opts.logger ?? createJsonLogger({ level: config.logLevel, format: config.logFormat });
+  const metrics = createMetrics();
   const clock = systemClock;
   const servers: NetServer[] = [];
   const cleanups: Array<() => Promise<void>> = [];
@@ -86,7 +100,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const ca = loadOrCreateCa(config.dataDir, config.tls);
 
     // 2. stores
-    const { store, hubStore } = openStores(config);
+    const opened = openStores(config);
+    const store = instrumentStore(opened.store, metrics); // every repository call timed (observability/decorators.ts)
+    const hubStore = opened.hubStore;
     await store.init();
     cleanups.push(() => store.close());
     await hubStore.init();
@@ -101,11 +117,18 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     // 4. the provisioning core, reaching hubs through their REST API
     const rest = createIotHubRestConnector({ ca: ca.certPem, logger, clock });
     cleanups.push(async () => rest.close?.());
-    const core = createCore({
-      store, hubs: createCorePortConnector(rest), clock, logger, ids: cryptoIds, webhooks: createHttpWebhookClient({ ca: ca.certPem }),
+    // diagnostics (src/diagnostics): one attempt record per device request, written to the store in batches, and
+    // operations metering (billable registrations and service operations, daily totals in the store)
+    const recorder = createAttemptRecorder({ store: store.attempts, logger });
+    const meter = createUsageMeter({ store: store.usage, logger });
+    recorder.onRecord((a) => meter.countAttempt(a));
+    cleanups.push(async () => { await recorder.close(); await meter.close(); });
+    const core = withAttemptRecords(createCore({
+      store, hubs: instrumentHubConnector(createCorePortConnector(rest), metrics), clock, logger, ids: cryptoIds,
+      webhooks: instrumentWebhookClient(createHttpWebhookClient({ ca: ca.certPem }), metrics),
       settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle, nodeLocation: config.location,
         registrationLeaseSeconds: config.registrationLeaseSeconds },
-    });
+    }), { clock, ids: cryptoIds, onAttempt: (a) => recorder.record(a) });
 
     // 5. built-in hubs, each on its own HTTPS endpoint, linked to the instance through the core's linked-hub
     //    operation (its checks apply; weight, apply flag and location an operator set survive restarts)
@@ -121,6 +144,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       const server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler(req, res));
       await listen(server, `built-in hub ${h.name} (HTTPS)`, h.bindAddress, h.httpsPort);
       servers.push(server);
+      trackConnections(server, `${h.name}-https`, metrics);
       // devices: MQTT over TLS, and MQTT over WebSockets on the HTTPS port
       const mqtt = createHubMqttEndpoint({ hub, hostNames: [h.hostName, `${h.hostName}:${h.mqttPort}`], clock, logger: logger.child({ hub: h.name }) });
       const detachWs = attachWebSocket(server, { mqtt: mqtt.handle }, { fallback: 'mqtt' });
@@ -128,6 +152,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       const mqttServer = createTlsListener({ cert: tls.certPem, key: tls.keyPem }, mqtt.handle);
       await listen(mqttServer, `built-in hub ${h.name} (MQTT over TLS)`, h.bindAddress, h.mqttPort);
       servers.push(mqttServer);
+      trackConnections(mqttServer, `${h.name}-mqtt`, metrics);
       const connectionString = hubConnectionString(h.hostName, state);
       hubInfo.push({ name: h.name, hostName: h.hostName, connectionString });
       await core.linkedHubs.put(instance.idScope, h.hostName, { connectionString, address: h.bindAddress, port: h.httpsPort });
@@ -135,7 +160,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
 
     // 6. the DPS endpoint: device API and service API over HTTPS
     const dpsTls = serverCertFor(config.dataDir, ca, 'dps', config.dps.hostName);
-    const dpsHandler = createDpsHttpHandler({ core, logger, instanceName: INSTANCE_NAME, clock, ids: cryptoIds, console: consoleOptions(config, hubInfo, ca.certPem) });
+    const dpsHandler = createDpsHttpHandler({
+      core, logger, instanceName: INSTANCE_NAME, clock, ids: cryptoIds, onServiceOperation: (idScope) => meter.count(idScope, 'serviceOperation', clock.now()), console: consoleOptions(config, hubInfo, ca.certPem) });
     // X.509 devices authenticate with a TLS client certificate: ask for one, never reject at the TLS layer (trust is
     // decided per enrollment in the core), and resume no sessions, so every request carries its full chain
     const dpsServer = createHttpsServer({
@@ -143,6 +169,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     }, (req, res) => void dpsHandler(req, res));
     await listen(dpsServer, 'the DPS endpoint (HTTPS)', config.dps.bindAddress, config.dps.httpsPort);
     servers.push(dpsServer);
+    trackConnections(dpsServer, 'dps-https', metrics);
     // device API over MQTT and AMQP: TLS listeners, and one WebSocket upgrade handler (by subprotocol) on HTTPS
     // adapters get tracking IDs and the clock from here, as the core does (never from the core itself)
     const dpsMqtt = createDpsMqttHandler({ core, logger, clock, ids: cryptoIds });
@@ -152,17 +179,36 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const dpsMqttServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsMqtt);
     await listen(dpsMqttServer, 'the DPS endpoint (MQTT over TLS)', config.dps.bindAddress, config.dps.mqttPort);
     servers.push(dpsMqttServer);
+    trackConnections(dpsMqttServer, 'dps-mqtt', metrics);
     const dpsAmqpServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsAmqp);
     await listen(dpsAmqpServer, 'the DPS endpoint (AMQP over TLS)', config.dps.bindAddress, config.dps.amqpPort);
     servers.push(dpsAmqpServer);
+    trackConnections(dpsAmqpServer, 'dps-amqp', metrics);
 
-    // 7. housekeeping: finished operations are kept for a day; expired TPM challenges go
+    // 7. housekeeping: finished operations are kept for a day; expired TPM challenges go; attempt records are kept
+    //    within their retention (docs/diagnostics.md)
     const prune = setInterval(() => {
       void store.operations.prune(new Date(clock.now().getTime() - 24 * 3600 * 1000).toISOString()).catch((err) => logger.warn('operation prune failed', { error: String(err) }));
       void store.tpmChallenges.prune(clock.now().toISOString()).catch((err) => logger.warn('TPM challenge prune failed', { error: String(err) }));
+      void recorder.prune(clock.now()).catch((err) => logger.warn('attempt record prune failed', { error: String(err) }));
     }, 10 * 60 * 1000);
     prune.unref();
     cleanups.push(async () => clearInterval(prune));
+
+    // 7b. the admin listener (src/admin): /metrics, /healthz, /readyz on its own address; counts read on scrape
+    let adminUrl: string | undefined;
+    if (config.admin && config.admin.port !== 0) {
+      watchStoreCounts(metrics, { stats: store.stats, idScopes: () => [instance.idScope] });
+      watchHubDevices(metrics, { hubs: () => [...hubs.keys()], countDevices: (hub) => countHubDevices(hubStore, hub) });
+      const deadlineMs = 2000;
+      const hubChecks = linkedHubChecks({ list: () => store.linkedHubs.list(instance.idScope), ca: ca.certPem, deadlineMs });
+      const readiness = createReadiness({ deadlineMs, checks: async () => [storeCheck(() => store.instances.get(INSTANCE_NAME)), ...await hubChecks()] });
+      const adminServer = createAdminServer({ metrics, readiness, token: config.admin.token, logger });
+      await listen(adminServer, 'the admin listener (metrics, health)', config.admin.bindAddress, config.admin.port);
+      servers.push(adminServer);
+      const a = config.admin.bindAddress;
+      adminUrl = `http://${a.includes(':') && !a.startsWith('[') ? `[${a}]` : a}:${config.admin.port}`;
+    }
 
     // 8. connection details
     const connection: ConnectionInfo = {
@@ -171,11 +217,12 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       serviceConnectionString: serviceConnectionString(instance),
       hubs: hubInfo,
       caCertFile: ca.certFile,
+      ...(adminUrl ? { adminUrl } : {}),
       consoleUrl: `https://${config.dps.hostName}${config.dps.httpsPort === 443 ? '' : `:${config.dps.httpsPort}`}/console/`,
     };
     writeFileSync(join(config.dataDir, 'connection.json'), JSON.stringify(connection, null, 2) + '\n', { mode: 0o600 });
     logger.info('OpenDPS is ready', { idScope: connection.idScope, provisioningHost: connection.provisioningHost, hubs: hubInfo.map((h) => h.hostName) });
-    return { config, connection, core, hubs, close };
+    return { config, connection, core, hubs, metrics, close };
   } catch (err) {
     await close();
     throw err;

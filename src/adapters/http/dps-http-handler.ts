@@ -33,16 +33,20 @@ export interface DpsHttpOptions extends Pick<DeviceEndpointOptions, 'ids' | 'clo
   serviceBodyBytes?: number;
   /** The web console's service routes (console-routes.ts); absent: the static console only. */
   console?: ConsoleOptions;
+  /** Counts billable service operations (the DPS service API; the /opendps extensions are free). */
+  onServiceOperation?: (idScope: string) => void;
 }
 
 /** Service routes first: `/registrations/{id}/query` must not be taken for a device lookup. */
 const routes: readonly DpsRoute[] = [...serviceRoutes, ...certificateRoutes, ...linkedHubRoutes, ...diagnosticsRoutes, ...consoleRoutes, ...deviceRoutes];
 
 /** Runs the route's declared authentication, then its handler. */
-async function dispatch(route: DpsRoute, ctx: HttpContext, params: RouteParams): Promise<Reply> {
+async function dispatch(route: DpsRoute, ctx: HttpContext, params: RouteParams, onServiceOperation?: (idScope: string) => void): Promise<Reply> {
   if (route.auth === 'service') {
     // DPS service API: a service SAS of this instance on every call; the policy's instance gives the ID scope
     const { idScope } = await ctx.core.authenticateService(header(ctx, 'authorization'), ctx.instanceName);
+    // DPS bills service operations (enrollments, groups, registration records); the OpenDPS extensions are free
+    if (!route.path.toLowerCase().startsWith('/opendps/')) onServiceOperation?.(idScope);
     return route.handle({ ...ctx, idScope }, params);
   }
   // 'device': the core authenticates the device from what the handler passes on; 'none': open
@@ -64,7 +68,7 @@ export function createDpsHttpHandler(opts: DpsHttpOptions): (req: IncomingMessag
         req, url, trackingId, core: opts.core, logger: opts.logger, instanceName: opts.instanceName, limits,
         body: () => readJson(req, bodyBytes, dpsBodyErrors),
       };
-      return dispatch(route, ctx, params);
+      return dispatch(route, ctx, params, opts.onServiceOperation);
     }, {
       headers: { 'x-ms-request-id': trackingId },
       onError: (err) => errorReply(err, trackingId, opts.logger, endpoint.now()),
