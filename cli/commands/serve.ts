@@ -32,6 +32,11 @@ Options (each also settable as an OPENDPS_* environment variable, or in a JSON f
   --registration-lease SEC  How long one registration attempt owns the device's record; a node that stops
                         mid-registration blocks that device at most this long                    (default 60)
   --log-level LEVEL     debug | info | warn | error                                             (default info)
+  --log-format FORMAT   json (one JSON object per line on stderr) | pretty (for a terminal)   (default json)
+  --admin-bind ADDR     Address of the admin listener (/metrics, /healthz, /readyz)
+                        (default: the DPS bind address when it is a loopback address, else 127.0.0.1)
+  --admin-port PORT     Port of the admin listener, 0 = off                                     (default 9464)
+  --admin-token TOKEN   Bearer token the admin listener requires (16+ characters; prefer OPENDPS_ADMIN_TOKEN)
   --config FILE         JSON config file (keys as in the Config type: dataDir, dps, hubs, tls, ...)
 
 Environment only:
@@ -56,6 +61,7 @@ export async function runServe(args: string[]): Promise<number> {
         'data-dir': { type: 'string' }, store: { type: 'string' }, 'dps-host': { type: 'string' }, 'dps-bind': { type: 'string' },
         'dps-port': { type: 'string' }, 'dps-mqtt-port': { type: 'string' }, 'dps-amqp-port': { type: 'string' }, 'hub-mqtt-port': { type: 'string' }, hubs: { type: 'string' }, 'hub-hosts': { type: 'string' }, 'hub-port': { type: 'string' },
         'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' }, 'retry-after': { type: 'string' }, 'throttle-registrations': { type: 'string' }, 'throttle-polls': { type: 'string' }, location: { type: 'string' }, 'registration-lease': { type: 'string' }, 'log-level': { type: 'string' },
+        'log-format': { type: 'string' }, 'admin-bind': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-token': { type: 'string' },
         config: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -71,6 +77,7 @@ export async function runServe(args: string[]): Promise<number> {
     hubHosts: values['hub-hosts'] as string, hubPort: values['hub-port'] as string, caCert: values['ca-cert'] as string,
     caKey: values['ca-key'] as string, retryAfter: values['retry-after'] as string, throttleRegistrations: values['throttle-registrations'] as string, throttlePolls: values['throttle-polls'] as string, location: values.location as string, registrationLease: values['registration-lease'] as string, logLevel: values['log-level'] as string,
     config: values.config as string,
+    logFormat: values['log-format'] as string, adminBind: values['admin-bind'] as string, adminPort: values['admin-port'] as string, adminToken: values['admin-token'] as string,
   };
   try {
     const config = loadConfig(flags);
@@ -80,8 +87,10 @@ export async function runServe(args: string[]): Promise<number> {
       'OpenDPS is ready.',
       `  ID scope:                 ${c.idScope}`,
       `  Provisioning host:        ${c.provisioningHost}`,
+      `  Web console:              ${c.consoleUrl}`,
       `  Service connection string: ${c.serviceConnectionString}`,
       ...c.hubs.map((h) => `  Hub ${h.name}: ${h.hostName}\n    connection string:      ${h.connectionString}`),
+      ...(c.adminUrl ? [`  Admin (metrics, health):  ${c.adminUrl}/metrics, /healthz, /readyz`] : []),
       `  CA certificate (trust it): ${c.caCertFile}`,
       `    e.g. export NODE_EXTRA_CA_CERTS=${c.caCertFile}`,
       `  Details written to ${config.dataDir}/connection.json`,

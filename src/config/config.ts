@@ -26,6 +26,8 @@ export const configSchema = z.object({
   dataDir: z.string().min(1),
   store: z.string().regex(/^(sqlite:|memory:|postgres:\/\/|postgresql:\/\/)/, "must be 'sqlite:<file>', 'postgres://…' or 'memory:'"),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+  /** `json` (one object per line, for collectors) or `pretty` (for a terminal). */
+  logFormat: z.enum(['json', 'pretty']),
   dps: endpoint.extend({ amqpPort: port }), // AMQP over TLS (AMQP over WebSockets uses httpsPort)
   hubs: z.array(endpoint.extend({ name: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and -') })).min(1),
   tls: z.object({ caCertFile: z.string().optional(), caKeyFile: z.string().optional() })
@@ -41,6 +43,13 @@ export const configSchema = z.object({
   }),
   /** How long a registration attempt owns the device's record (core/registration/claim.ts); see the README's scale-out section. */
   registrationLeaseSeconds: z.number().int().min(1).max(3600),
+  /** The admin listener (/metrics, /healthz, /readyz; src/admin): its own address and port; port 0 = off. */
+  admin: z.object({
+    bindAddress: z.string().min(1).regex(/^[A-Za-z0-9.-]+$|^\[?[0-9a-fA-F:.]+\]?$/, 'must be a host name or IP address'),
+    port: z.number().int().min(0).max(65535),
+    /** Bearer token every admin request must carry (optional). */
+    token: z.string().min(16, 'must be at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+  }).strict(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -67,6 +76,10 @@ export interface RawOptions {
   location?: string;
   throttlePolls?: string;
   registrationLease?: string;
+  logFormat?: string;
+  adminBind?: string;
+  adminPort?: string;
+  adminToken?: string;
 }
 
 const ENV: Record<keyof RawOptions, string> = {
@@ -76,7 +89,16 @@ const ENV: Record<keyof RawOptions, string> = {
   caCert: 'OPENDPS_CA_CERT', caKey: 'OPENDPS_CA_KEY', retryAfter: 'OPENDPS_RETRY_AFTER',
   throttleRegistrations: 'OPENDPS_THROTTLE_REGISTRATIONS', location: 'OPENDPS_LOCATION', throttlePolls: 'OPENDPS_THROTTLE_POLLS',
   registrationLease: 'OPENDPS_REGISTRATION_LEASE',
+  logFormat: 'OPENDPS_LOG_FORMAT', adminBind: 'OPENDPS_ADMIN_BIND', adminPort: 'OPENDPS_ADMIN_PORT', adminToken: 'OPENDPS_ADMIN_TOKEN',
 };
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+export function isLoopbackAddress(address: string): boolean {
+  const a = address.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (a === 'localhost') return true;
+  if (isIP(a) === 4) return a.startsWith('127.');
+  return a === '::1' || a.startsWith('::ffff:127.');
+}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -118,13 +140,15 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       mqttPort: hubMqttPort ?? f?.mqttPort ?? 8883,
     };
   });
+  const dpsBind = pick('dpsBind') ?? fromFile.dps?.bindAddress ?? (isIP(dpsHost) ? dpsHost : '127.0.0.1');
   const candidate = {
     dataDir,
     store: pick('store') ?? fromFile.store ?? `sqlite:${resolve(dataDir, 'opendps.sqlite')}`,
     logLevel: pick('logLevel') ?? fromFile.logLevel ?? 'info',
+    logFormat: pick('logFormat') ?? fromFile.logFormat ?? 'json',
     dps: {
       hostName: dpsHost,
-      bindAddress: pick('dpsBind') ?? fromFile.dps?.bindAddress ?? (isIP(dpsHost) ? dpsHost : '127.0.0.1'),
+      bindAddress: dpsBind,
       httpsPort: num('dpsPort', pick('dpsPort')) ?? fromFile.dps?.httpsPort ?? 443,
       mqttPort: num('dpsMqttPort', pick('dpsMqttPort')) ?? fromFile.dps?.mqttPort ?? 8883,
       amqpPort: num('dpsAmqpPort', pick('dpsAmqpPort')) ?? fromFile.dps?.amqpPort ?? 5671,
@@ -140,6 +164,13 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       devicePollWindowSeconds: fromFile.throttle?.devicePollWindowSeconds ?? 10,
     },
     registrationLeaseSeconds: num('registrationLeaseSeconds', pick('registrationLease')) ?? fromFile.registrationLeaseSeconds ?? 60,
+    // loopback by default: beside a loopback DPS endpoint, else on 127.0.0.1 (metrics are not for the network)
+    admin: {
+      ...fromFile.admin,
+      bindAddress: pick('adminBind') ?? fromFile.admin?.bindAddress ?? (isLoopbackAddress(dpsBind) ? dpsBind : '127.0.0.1'),
+      port: num('admin.port', pick('adminPort')) ?? fromFile.admin?.port ?? 9464,
+      token: pick('adminToken') ?? fromFile.admin?.token,
+    },
   };
   const parsed = configSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -154,6 +185,10 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       if (seen.has(key)) throw new ConfigError(`Invalid configuration: two endpoints would listen on ${key}; give each hub its own address or port.`);
       seen.add(key);
     }
+  }
+  const admin = parsed.data.admin;
+  if (admin.port !== 0 && seen.has(`${admin.bindAddress}:${admin.port}`)) {
+    throw new ConfigError(`Invalid configuration: 'admin.port' the admin listener would share ${admin.bindAddress}:${admin.port} with another endpoint; choose another port or --admin-bind.`);
   }
   return parsed.data;
 }
