@@ -98,3 +98,24 @@ export function tpmChallengeRepo(t: DocTable<TpmChallenge>, prune: (before: stri
     prune,
   };
 }
+
+/** A DocTable that can also prune by its index (every SQL backend's table can). */
+export interface PrunableDocTable<T> extends DocTable<T> {
+  pruneIndexBefore(scope: string, bound: string): Promise<number>;
+}
+
+/** The per-aggregate repositories of a backend whose tables are named as in the migrations. */
+export function docRepositories(table: <T>(name: string) => PrunableDocTable<T>) {
+  const ops = table<OperationRecord>('operations');
+  const challenges = table<TpmChallenge>('tpm_challenges');
+  return {
+    instances: instanceRepo(table('instances')),
+    enrollments: enrollmentRepo(table('enrollments')),
+    groups: groupRepo(table('groups')),
+    registrations: registrationRepo(table('registrations')),
+    operations: operationRepo(ops, (before) => ops.pruneIndexBefore('', before)),
+    linkedHubs: linkedHubRepo(table('linked_hubs')),
+    certificates: certificateRepo(table('certificates')),
+    tpmChallenges: tpmChallengeRepo(challenges, (before) => challenges.pruneIndexBefore('', before)),
+  };
+}

@@ -7,9 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Store } from '../../core/ports.js';
-import {
-  certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo, tpmChallengeRepo,
-} from '../repositories.js';
+import { docRepositories } from '../repositories.js';
 import { PostgresDocTable, type Query } from './doc-table.js';
 import { postgresAttemptStore, postgresStats, postgresUsageStore } from './diagnostics.js';
 import { migratePostgres } from './migrate.js';
@@ -37,18 +35,9 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
   pool.on('error', () => { /* an idle client died; the pool replaces it */ });
   const query: Query = (text, values) => pool.query(text, values);
   const table = <T>(name: string) => new PostgresDocTable<T>(query, name);
-  const ops = table<any>('operations');
-  const challenges = table<any>('tpm_challenges');
 
   return {
-    instances: instanceRepo(table('instances')),
-    enrollments: enrollmentRepo(table('enrollments')),
-    groups: groupRepo(table('groups')),
-    registrations: registrationRepo(table('registrations')),
-    operations: operationRepo(ops, (before) => ops.pruneIndexBefore('', before)),
-    linkedHubs: linkedHubRepo(table('linked_hubs')),
-    certificates: certificateRepo(table('certificates')),
-    tpmChallenges: tpmChallengeRepo(challenges, (before) => challenges.pruneIndexBefore('', before)),
+    ...docRepositories(table),
     attempts: postgresAttemptStore(query),
     usage: postgresUsageStore(query),
     stats: postgresStats(query),

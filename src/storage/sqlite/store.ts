@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Store } from '../../core/ports.js';
-import { certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo, tpmChallengeRepo } from '../repositories.js';
+import { docRepositories } from '../repositories.js';
 import { SqliteDocTable } from './doc-table.js';
 import { sqliteAttemptStore, sqliteStats, sqliteUsageStore } from './diagnostics.js';
 import { migrate } from './migrate.js';
@@ -22,18 +22,9 @@ export function createSqliteStore(path: string): Store {
   migrate(db, MIGRATIONS);
 
   const table = <T>(name: string) => new SqliteDocTable<T>(db, name);
-  const ops = table<any>('operations');
-  const challenges = table<any>('tpm_challenges');
 
   return {
-    instances: instanceRepo(table('instances')),
-    enrollments: enrollmentRepo(table('enrollments')),
-    groups: groupRepo(table('groups')),
-    registrations: registrationRepo(table('registrations')),
-    operations: operationRepo(ops, async (before) => ops.pruneIndexBefore('', before)),
-    linkedHubs: linkedHubRepo(table('linked_hubs')),
-    certificates: certificateRepo(table('certificates')),
-    tpmChallenges: tpmChallengeRepo(challenges, async (before) => challenges.pruneIndexBefore('', before)),
+    ...docRepositories(table),
     attempts: sqliteAttemptStore(db),
     usage: sqliteUsageStore(db),
     stats: sqliteStats(db),
