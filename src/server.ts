@@ -122,6 +122,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const recorder = createAttemptRecorder({ store: store.attempts, logger });
     const meter = createUsageMeter({ store: store.usage, logger });
     recorder.onRecord((a) => meter.countAttempt(a));
+    recorder.onRecord(metrics.observeAttempt); // Prometheus counters per attempt (observability/metrics.ts)
     cleanups.push(async () => { await recorder.close(); await meter.close(); });
     const core = withAttemptRecords(createCore({
       store, hubs: instrumentHubConnector(createCorePortConnector(rest), metrics), clock, logger, ids: cryptoIds,

@@ -141,6 +141,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
     };
   });
   const dpsBind = pick('dpsBind') ?? fromFile.dps?.bindAddress ?? (isIP(dpsHost) ? dpsHost : '127.0.0.1');
+  const adminToken = pick('adminToken') ?? fromFile.admin?.token;
   const candidate = {
     dataDir,
     store: pick('store') ?? fromFile.store ?? `sqlite:${resolve(dataDir, 'opendps.sqlite')}`,
@@ -169,7 +170,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       ...fromFile.admin,
       bindAddress: pick('adminBind') ?? fromFile.admin?.bindAddress ?? (isLoopbackAddress(dpsBind) ? dpsBind : '127.0.0.1'),
       port: num('admin.port', pick('adminPort')) ?? fromFile.admin?.port ?? 9464,
-      token: pick('adminToken') ?? fromFile.admin?.token,
+      ...(adminToken !== undefined ? { token: adminToken } : {}),
     },
   };
   const parsed = configSchema.safeParse(candidate);

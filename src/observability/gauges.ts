@@ -32,11 +32,11 @@ function errorsOf(metrics: Metrics): Counter<'collector'> {
 export function watchStoreCounts(metrics: Metrics, opts: { stats: StatsStore; idScopes: () => readonly string[]; deadlineMs?: number }): void {
   const registers = [metrics.registry];
   const errors = errorsOf(metrics);
-  // one collection per scrape feeds the three gauges (prom-client calls each gauge's collect in turn)
+  // one collection per scrape feeds the three gauges: prom-client starts every collect of a scrape before any settles
   let current: Promise<Array<{ idScope: string; counts: Awaited<ReturnType<StatsStore['counts']>> }>> | undefined;
   const collect = () => {
     current ??= withDeadline(Promise.all(opts.idScopes().map(async (idScope) => ({ idScope, counts: await opts.stats.counts(idScope) }))),
-      opts.deadlineMs ?? COLLECT_DEADLINE_MS, 'the store').finally(() => { setImmediate(() => { current = undefined; }); });
+      opts.deadlineMs ?? COLLECT_DEADLINE_MS, 'the store').finally(() => { current = undefined; });
     return current;
   };
   const gauge = (name: string, help: string, labelNames: string[], set: (g: Gauge<string>, c: Awaited<ReturnType<typeof collect>>) => void) => new Gauge({

@@ -21,7 +21,10 @@ const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 /** How a call ended, for the `outcome` label: `ok`, `4xx`, `5xx` (an answer), `timeout` or `error` (none). */
 export type CallOutcome = 'ok' | '4xx' | '5xx' | 'timeout' | 'error';
 
-/** Register and poll answers that end a registration (assigned, or why not). */
+/**
+ * Register attempts that end a registration (assigned, or why not). A register attempt carries what the pipeline did
+ * (diagnostics/recording-core.ts), so the poll that later reads `assigned` is not counted again (opendps_polls_total).
+ */
 const FINAL_OUTCOMES = new Set(['assigned', 'failed', 'disabled', 'refused']);
 
 export interface Metrics {
@@ -66,11 +69,11 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ['operation', 'protocol', 'outcome', 'attestation'] as const, registers,
   });
   const registrations = new Counter({
-    name: 'opendps_registrations_total', help: 'Register and poll answers that end a registration: assigned, failed, disabled or refused.',
+    name: 'opendps_registrations_total', help: 'Register requests by how the registration ended: assigned, failed, disabled or refused.',
     labelNames: ['outcome', 'attestation', 'protocol', 'substatus'] as const, registers,
   });
   const registrationDuration = new Histogram({
-    name: 'opendps_registration_duration_seconds', help: 'Time to answer a register request, by protocol and outcome.',
+    name: 'opendps_registration_duration_seconds', help: 'Time a register request took (the registration pipeline included), by protocol and outcome.',
     labelNames: ['protocol', 'outcome'] as const, buckets: CALL_BUCKETS, registers,
   });
   const polls = new Counter({
@@ -114,7 +117,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const observeAttempt = (a: AttemptRecord): void => {
     const attestation = a.attestation ?? 'unknown';
     deviceRequests.inc({ operation: a.operation, protocol: a.protocol, outcome: a.outcome, attestation });
-    if ((a.operation === 'register' || a.operation === 'poll') && FINAL_OUTCOMES.has(a.outcome)) {
+    if (a.operation === 'register' && FINAL_OUTCOMES.has(a.outcome)) {
       registrations.inc({ outcome: a.outcome, attestation, protocol: a.protocol, substatus: a.substatus ?? '' });
     }
     if (a.operation === 'register') registrationDuration.observe({ protocol: a.protocol, outcome: a.outcome }, a.durationMs / 1000);
