@@ -34,10 +34,14 @@ export async function getOperationStatus(deps: CoreDeps, req: DeviceRequest & { 
   if (!op || op.idScope !== attested.instance.idScope || op.registrationId.toLowerCase() !== req.registrationId.toLowerCase()) {
     throw new DpsError('OperationNotFound');
   }
-  // the attempt finished: it answers from the record it wrote, one consistent record (registration/claim.ts)
-  if (op.result && op.status !== 'assigning') return { operationId: op.operationId, status: op.status, registrationState: toDeviceResult(op.result, attested) };
-  // the attempt followed another one of the same device (or predates recorded results): answer from the record now
   const stored = await deps.store.registrations.get(attested.instance.idScope, req.registrationId);
+  if (op.result && op.status !== 'assigning') {
+    // the attempt finished: it answers from one consistent record — the current one while it still says what this
+    // attempt recorded (a later re-registration that changed nothing), else the record this attempt wrote
+    const same = stored && stored.status === op.result.status && stored.assignedHub === op.result.assignedHub && stored.deviceId === op.result.deviceId;
+    return { operationId: op.operationId, status: op.status, registrationState: toDeviceResult(same ? stored : op.result, attested) };
+  }
+  // the attempt followed another one of the same device (or predates recorded results): answer from the record now
   if (!stored) throw new DpsError('OperationNotFound', 'The registration of this operation no longer exists.');
   const record = effectiveRecord(stored, deps.clock.now());
   const status = statusOfRecord(record);
