@@ -54,6 +54,67 @@ export function runObservabilityContract(name: string, makeStores: () => Promise
     assert.deepEqual((await s.attempts.list('scope', { pageSize: 100 })).items.map((a) => a.trackingId), ['t11', 't10', 't9', 't8']);
   });
 
+  withStores('attempts: every field round-trips, the other handle sees them, duplicates and empty batches change nothing', async (a, b) => {
+    const full = attempt(1, {
+      clientAddress: '127.0.0.1', attestation: 'x509', errorCode: 401002, reason: "no enrollment named 'Dev-1'", reasonClass: 'enrollment',
+      assignedHub: 'hub.example', deviceId: 'Dev-1', substatus: 'initialAssignment', enrollmentGroupId: 'g', operation: 'poll', protocol: 'amqp-ws',
+    });
+    const bare: AttemptRecord = { id: `${attempt(2).time}|x`, time: attempt(2).time, idScope: 'scope', operation: 'connect', protocol: 'mqtt', outcome: 'refused', status: 401, trackingId: 'bare', durationMs: 0 };
+    await a.attempts.add([full, bare]);
+    await a.attempts.add([]);
+    await a.attempts.add([{ ...full, trackingId: 'duplicate id' }]);
+    const seen = await b.attempts.list('scope', { pageSize: 10 });
+    assert.deepEqual(seen.items, [bare, full]);
+    seen.items[0]!.trackingId = 'changed by a reader';
+    assert.equal((await a.attempts.list('scope', { pageSize: 10 })).items[0]!.trackingId, 'bare', 'a listed record is a copy');
+  });
+
+  withStores('attempts: paging follows the filters; a large batch is one add', async (s) => {
+    await s.attempts.add(Array.from({ length: 2500 }, (_, i) => attempt(i)));
+    const walk = async (q: { registrationId?: string; outcome?: 'refused' }, pageSize: number) => {
+      const ids: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await s.attempts.list('scope', { ...q, pageSize, ...(token ? { continuationToken: token } : {}) });
+        assert.ok(page.items.length <= pageSize);
+        ids.push(...page.items.map((x) => x.trackingId));
+        token = page.continuationToken;
+      } while (token);
+      return ids;
+    };
+    const every = await walk({}, 700);
+    assert.equal(every.length, 2500);
+    assert.equal(every[0], 't2499');
+    assert.equal(every[2499], 't0');
+    const dev2 = await walk({ registrationId: 'DEV-2' }, 100);
+    assert.deepEqual(dev2, Array.from({ length: 2500 }, (_, i) => 2499 - i).filter((i) => i % 3 === 2).map((i) => `t${i}`));
+    const refusedDev2 = await walk({ registrationId: 'dev-2', outcome: 'refused' }, 50);
+    assert.deepEqual(refusedDev2, dev2.filter((t) => Number(t.slice(1)) % 2 === 1), 'both filters at once');
+    const exact = await s.attempts.list('scope', { pageSize: 5, outcome: 'refused', until: attempt(10).time });
+    assert.deepEqual(exact.items.map((x) => x.trackingId), ['t9', 't7', 't5', 't3', 't1']);
+    assert.equal(exact.continuationToken, undefined, 'a page that ends the results has no token');
+  });
+
+  withStores('attempts: per-device retention counts each ID scope and registration ID (any case) apart', async (s) => {
+    const at = (i: number, idScope: string, registrationId: string | undefined) => {
+      const { registrationId: _, ...rest } = attempt(i, { idScope, trackingId: `${idScope}/${registrationId ?? '-'}/${i}` });
+      return registrationId === undefined ? rest : { ...rest, registrationId };
+    };
+    await s.attempts.add([
+      at(1, 'scope', 'Dev'), at(2, 'scope', 'dev'), at(3, 'scope', 'DEV'),
+      at(4, 'other', 'dev'), at(5, 'other', 'dev'),
+      at(6, 'scope', undefined), at(7, 'scope', undefined), at(8, 'scope', undefined),
+    ]);
+    assert.equal(await s.attempts.prune({ before: attempt(0).time, maxPerDevice: 2, maxTotal: 1000 }), 1);
+    const left = async (idScope: string) => (await s.attempts.list(idScope, { pageSize: 100 })).items.map((x) => x.trackingId);
+    assert.deepEqual(await left('scope'), ['scope/-/8', 'scope/-/7', 'scope/-/6', 'scope/DEV/3', 'scope/dev/2'], 'records without a registration ID have no per-device limit');
+    assert.deepEqual(await left('other'), ['other/dev/5', 'other/dev/4']);
+    assert.equal(await s.attempts.prune({ before: attempt(0).time, maxPerDevice: 2, maxTotal: 3 }), 4, 'the total limit spans ID scopes');
+    assert.deepEqual(await left('scope'), ['scope/-/8', 'scope/-/7', 'scope/-/6']);
+    assert.deepEqual(await left('other'), []);
+    assert.equal(await s.attempts.prune({ before: attempt(0).time, maxPerDevice: 2, maxTotal: 3 }), 0);
+  });
+
   withStores('usage: daily totals add up, also from two handles at once', async (a, b) => {
     await Promise.all([
       ...Array.from({ length: 20 }, () => a.usage.add('scope', '2026-01-02', { deviceRegistration: 1, serviceOperation: 2 })),
@@ -66,6 +127,23 @@ export function runObservabilityContract(name: string, makeStores: () => Promise
       ['2026-01-01', 'serviceOperation', 5], ['2026-01-02', 'deviceRegistration', 80], ['2026-01-02', 'serviceOperation', 40],
     ]);
     assert.deepEqual((await a.usage.list('scope', { from: '2026-01-02', to: '2026-01-02' })).map((t) => t.count), [80, 40]);
+  });
+
+  withStores('usage: zero counts add nothing; bounds on either side; concurrent adds in any key order', async (a, b) => {
+    await a.usage.add('scope', '2026-01-01', { deviceRegistration: 0 });
+    assert.deepEqual(await a.usage.list('scope', {}), []);
+    const ops = ['a', 'b', 'c', 'd', 'e'];
+    await Promise.all(Array.from({ length: 20 }, (_, i) => {
+      const order = i % 2 ? [...ops].reverse() : ops;
+      return (i % 2 ? b : a).usage.add('scope', '2026-02-01', Object.fromEntries(order.map((op) => [op, 1])));
+    }));
+    assert.deepEqual((await a.usage.list('scope', {})).map((t) => [t.operation, t.count]), ops.map((op) => [op, 20]));
+    await a.usage.add('scope', '2026-01-31', { z: 1 });
+    await a.usage.add('scope', '2026-02-02', { z: 2 });
+    assert.deepEqual((await b.usage.list('scope', { from: '2026-02-01' })).map((t) => t.day + t.operation),
+      ['2026-02-01a', '2026-02-01b', '2026-02-01c', '2026-02-01d', '2026-02-01e', '2026-02-02z']);
+    assert.deepEqual((await b.usage.list('scope', { to: '2026-01-31' })).map((t) => [t.idScope, t.day, t.operation, t.count]), [['scope', '2026-01-31', 'z', 1]]);
+    assert.deepEqual(await b.usage.list('scope', { from: '2026-03-01' }), []);
   });
 
   withStores('stats: counts of enrollments, groups and registrations by status', async (s) => {

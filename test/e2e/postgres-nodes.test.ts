@@ -193,3 +193,36 @@ test('500 devices through both nodes, one node killed and restarted mid-burst: e
   const retried = [...told.values()].filter((t) => t.attempts > 1).length;
   console.log(`burst: ${N} devices, ${retried} needed more than one attempt (node A killed after 150)`);
 });
+
+test('usage totals add up across two nodes on one database, and across their restarts', { skip, timeout: 120_000 }, async () => {
+  const usage = async (node: number) => {
+    const r = await call(node, 'GET', '/opendps/usage?api-version=2021-10-01', serviceSas());
+    assert.equal(r.status, 200, r.text);
+    const totals = r.json.totals as Array<{ operation: string; count: number }>;
+    return (op: string) => totals.filter((t) => t.operation === op).reduce((n, t) => n + t.count, 0);
+  };
+  // a graceful stop flushes each node's counts; restart both so nothing earlier is still pending
+  const restartBoth = async () => {
+    for (const n of nodes) await n.stop();
+    nodes = [await startServe(args[0]!), await startServe(args[1]!)];
+  };
+  await restartBoth();
+  const before = await usage(0);
+  const idScope = nodes[0]!.connection.idScope;
+  const groupKey = Buffer.alloc(64, 13).toString('base64');
+  const put = await call(0, 'PUT', '/enrollmentGroups/usage?api-version=2021-10-01', serviceSas(),
+    { enrollmentGroupId: 'usage', attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: groupKey, secondaryKey: groupKey } } });
+  assert.equal(put.status, 200, put.text);
+  assert.equal((await call(1, 'GET', '/enrollmentGroups/usage?api-version=2021-10-01', serviceSas())).status, 200);
+  for (const [node, id] of [[0, 'usage-a'], [1, 'usage-b']] as const) {
+    const sas = createSas({ resource: `${idScope}/registrations/${id}`, key: deriveDeviceKey(groupKey, id), keyName: 'registration', expiry: now() + 600 });
+    const r = await call(node, 'PUT', `/${idScope}/registrations/${id}/register?api-version=2019-03-31`, sas, { registrationId: id });
+    assert.equal(r.status, 202, r.text);
+    const p = await call(1 - node, 'GET', `/${idScope}/registrations/${id}/operations/${r.json.operationId}?api-version=2019-03-31`, sas, {});
+    assert.equal(p.json.status, 'assigned', p.text); // polls are free
+  }
+  await restartBoth();
+  const after = await usage(1);
+  assert.equal(after('deviceRegistration') - before('deviceRegistration'), 2, 'one registration through each node');
+  assert.equal(after('serviceOperation') - before('serviceOperation'), 2, 'one service operation through each node');
+});

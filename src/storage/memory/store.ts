@@ -1,20 +1,24 @@
 /** @module storage/memory/store — the Store over in-memory tables. Nothing survives the process. */
-import type { RegistrationRecord } from '../../core/model.js';
+import type { EnrollmentGroup, IndividualEnrollment, RegistrationRecord } from '../../core/model.js';
 import type { Store } from '../../core/ports.js';
-import { memoryAttemptStore, memoryStats, memoryUsageStore } from './diagnostics.js';
 import { certificateRepo, enrollmentRepo, groupRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo, tpmChallengeRepo } from '../repositories.js';
+import { memoryAttemptStore } from './attempt-store.js';
 import { MemoryDocTable } from './doc-table.js';
+import { memoryStats } from './stats.js';
+import { memoryUsageStore } from './usage-store.js';
+
+const ALL = { limit: Number.MAX_SAFE_INTEGER };
 
 export function createMemoryStore(): Store {
   const ops = new MemoryDocTable<any>();
   const challenges = new MemoryDocTable<any>();
+  const enrollments = new MemoryDocTable<IndividualEnrollment>();
+  const groups = new MemoryDocTable<EnrollmentGroup>();
   const registrations = new MemoryDocTable<RegistrationRecord>();
-  const enrollments = enrollmentRepo(new MemoryDocTable());
-  const groups = groupRepo(new MemoryDocTable());
   return {
     instances: instanceRepo(new MemoryDocTable()),
-    enrollments,
-    groups,
+    enrollments: enrollmentRepo(enrollments),
+    groups: groupRepo(groups),
     registrations: registrationRepo(registrations),
     operations: operationRepo(ops, (before) => ops.pruneIndexBefore('', before)),
     linkedHubs: linkedHubRepo(new MemoryDocTable()),
@@ -22,7 +26,11 @@ export function createMemoryStore(): Store {
     tpmChallenges: tpmChallengeRepo(challenges, (before) => challenges.pruneIndexBefore('', before)),
     attempts: memoryAttemptStore(),
     usage: memoryUsageStore(),
-    stats: memoryStats({ enrollments, groups, registrationsOf: (idScope) => registrations.list(idScope, { limit: Number.MAX_SAFE_INTEGER }) }),
+    stats: memoryStats({
+      enrollmentCount: async (idScope) => (await enrollments.list(idScope, ALL)).length,
+      groupCount: async (idScope) => (await groups.list(idScope, ALL)).length,
+      registrationsOf: (idScope) => registrations.list(idScope, ALL),
+    }),
     async init() {},
     async close() {},
   };

@@ -9,8 +9,10 @@ import pg from 'pg';
 import type { Store } from '../../core/ports.js';
 import { docRepositories } from '../repositories.js';
 import { PostgresDocTable, type Query } from './doc-table.js';
-import { postgresAttemptStore, postgresStats, postgresUsageStore } from './diagnostics.js';
+import { postgresAttemptStore } from './attempt-store.js';
 import { migratePostgres } from './migrate.js';
+import { postgresStats } from './stats.js';
+import { postgresUsageStore } from './usage-store.js';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url));
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;

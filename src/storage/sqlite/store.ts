@@ -9,8 +9,10 @@ import Database from 'better-sqlite3';
 import type { Store } from '../../core/ports.js';
 import { docRepositories } from '../repositories.js';
 import { SqliteDocTable } from './doc-table.js';
-import { sqliteAttemptStore, sqliteStats, sqliteUsageStore } from './diagnostics.js';
+import { sqliteAttemptStore } from './attempt-store.js';
 import { migrate } from './migrate.js';
+import { sqliteStats } from './stats.js';
+import { sqliteUsageStore } from './usage-store.js';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url));
 
