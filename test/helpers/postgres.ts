@@ -26,10 +26,10 @@ export async function postgresUnavailable(): Promise<string | false> {
 
 let counter = 0;
 
-/** A store in a fresh schema; closing it drops the schema. */
-export async function freshPostgresStore(): Promise<Store> {
-  const schema = `opendps_t${process.pid}_${Date.now() % 1_000_000}_${counter++}`;
-  const store = createPostgresStore({ url: `${POSTGRES_URL}?schema=${schema}`, poolSize: 4 });
+const freshSchema = (): string => `opendps_t${process.pid}_${Date.now() % 1_000_000}_${counter++}`;
+
+/** `store`, whose close also drops its schema. */
+function droppingSchema(store: Store, schema: string): Store {
   return {
     ...store,
     async close() {
@@ -41,19 +41,15 @@ export async function freshPostgresStore(): Promise<Store> {
   };
 }
 
+/** A store in a fresh schema; closing it drops the schema. */
+export async function freshPostgresStore(): Promise<Store> {
+  const schema = freshSchema();
+  return droppingSchema(createPostgresStore({ url: `${POSTGRES_URL}?schema=${schema}`, poolSize: 4 }), schema);
+}
+
 /** Two stores on one fresh schema, as two nodes would open it; closing the second drops the schema. */
 export async function postgresStorePair(): Promise<[Store, Store]> {
-  const schema = `opendps_t${process.pid}_${Date.now() % 1_000_000}_${counter++}`;
+  const schema = freshSchema();
   const url = `${POSTGRES_URL}?schema=${schema}`;
-  const a = createPostgresStore({ url, poolSize: 4 });
-  const b = createPostgresStore({ url, poolSize: 4 });
-  return [a, {
-    ...b,
-    async close() {
-      await b.close();
-      const admin = new pg.Client({ connectionString: POSTGRES_URL });
-      await admin.connect();
-      try { await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`); } finally { await admin.end(); }
-    },
-  }];
+  return [createPostgresStore({ url, poolSize: 4 }), droppingSchema(createPostgresStore({ url, poolSize: 4 }), schema)];
 }
