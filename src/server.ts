@@ -52,7 +52,9 @@ export interface ConnectionInfo {
   idScope: string;
   provisioningHost: string;
   serviceConnectionString: string;
-  hubs: Array<{ name: string; hostName: string; connectionString: string }>;
+  /** The DPS endpoint's ports (the CLI dials httpsPort; the official HTTPS clients reach 443 only). */
+  dpsPorts: { https: number; mqtt: number; amqp: number };
+  hubs: Array<{ name: string; hostName: string; connectionString: string; httpsPort: number; mqttPort: number }>;
   caCertFile: string;
   /** The admin listener (/metrics, /healthz, /readyz), when on. */
   adminUrl?: string;
@@ -112,6 +114,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const instance = await ensureServiceInstance(store, {
       hostName: config.dps.hostName, allocationPolicy: config.allocationPolicy,
       ca: { fingerprint: new X509Certificate(ca.certPem).fingerprint256, file: ca.certFile }, sharedStore: isSharedStore(config),
+      idScope: config.idScope, serviceKey: config.serviceKey,
     });
 
     // 4. the provisioning core, reaching hubs through their REST API
@@ -136,7 +139,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const hubs = new Map<string, Hub>();
     const hubInfo: ConnectionInfo['hubs'] = [];
     for (const h of config.hubs) {
-      const state = loadOrCreateHubState(config.dataDir, h.name);
+      const state = loadOrCreateHubState(config.dataDir, h.name, h.key);
       const hub = createHub({ store: hubStore, hubName: h.hostName, clock, logger: logger.child({ hub: h.name }) });
       hubs.set(h.hostName, hub);
       const tls = serverCertFor(config.dataDir, ca, `hub-${h.name}`, h.hostName);
@@ -155,7 +158,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       servers.push(mqttServer);
       trackConnections(mqttServer, `${h.name}-mqtt`, metrics);
       const connectionString = hubConnectionString(h.hostName, state);
-      hubInfo.push({ name: h.name, hostName: h.hostName, connectionString });
+      hubInfo.push({ name: h.name, hostName: h.hostName, connectionString, httpsPort: h.httpsPort, mqttPort: h.mqttPort });
       await core.linkedHubs.put(instance.idScope, h.hostName, { connectionString, address: h.bindAddress, port: h.httpsPort });
     }
 
@@ -216,6 +219,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       idScope: instance.idScope,
       provisioningHost: config.dps.hostName,
       serviceConnectionString: serviceConnectionString(instance),
+      dpsPorts: { https: config.dps.httpsPort, mqtt: config.dps.mqttPort, amqp: config.dps.amqpPort },
       hubs: hubInfo,
       caCertFile: ca.certFile,
       ...(adminUrl ? { adminUrl } : {}),

@@ -1,23 +1,14 @@
 /**
  * @module cli/commands/ca-cert
- * `opendps ca-cert ...`: the CA certificates of a running OpenDPS (upload, list, show, delete, proof of possession),
+ * `opendps certificate ...` (alias `ca-cert`, its first name): the CA certificates of a running OpenDPS (upload, list, show, delete, proof of possession),
  * through its service API with the service connection string from connection.json.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { issueCertificate } from '../../src/tls/local-ca.js';
-import { CliError, errorText, readConnection, restCall, type RestTarget } from '../rest-client.js';
-
-export const CA_CERT_HELP = `Usage: opendps ca-cert <command> [options]
-
-  upload --name NAME --file CA.pem        Upload a CA certificate (unverified until proven)
-  list | show --name NAME | delete --name NAME
-  generate-code --name NAME               Ask for a verification code
-  verify --name NAME --file PROOF.pem     Prove possession with a certificate whose CN is the code, signed by the CA
-  prove --name NAME --key CA.key.pem      All of it in one go: generate a code, sign the proof with the key, verify
-
-  --data-dir DIR    The running OpenDPS's data directory (default ./.opendps)
-`;
+import { print } from '../output.js';
+import { CliError, dpsTarget, errorText, restCall, type RestTarget, type TargetOptions } from '../rest-client.js';
+import { addTarget } from '../shared.js';
 
 const path = (name?: string, tail = '') => `/opendps/certificates${name ? `/${encodeURIComponent(name)}` : ''}${tail}?api-version=2021-10-01`;
 
@@ -29,33 +20,29 @@ async function call(t: RestTarget, method: string, p: string, body?: unknown): P
 
 function readFile(file: string | undefined): string {
   if (!file) throw new CliError('--file is required');
-  try { return readFileSync(file, 'utf8'); } catch (err) { throw new CliError(`Cannot read ${file}: ${(err as Error).message}`); }
+  try { return readFileSync(file, 'utf8'); } catch (err) { throw new CliError(`Cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`); }
 }
 
-export async function runCaCert(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') { process.stdout.write(CA_CERT_HELP); return 0; }
-  const { values: v } = parseArgs({ args: rest, options: { name: { type: 'string' }, file: { type: 'string' }, key: { type: 'string' }, 'data-dir': { type: 'string' } }, strict: true });
-  const c = readConnection(v['data-dir']);
-  const t: RestTarget = { connectionString: c.serviceConnectionString, caCertFile: c.caCertFile };
-  const name = (): string => { if (!v.name) throw new CliError('--name is required'); return v.name; };
-  let result: unknown;
-  switch (sub) {
-    case 'upload': result = await call(t, 'PUT', path(name()), { certificate: readFile(v.file) }); break;
-    case 'list': result = await call(t, 'GET', path()); break;
-    case 'show': result = await call(t, 'GET', path(name())); break;
-    case 'delete': await call(t, 'DELETE', path(name())); result = { deleted: name() }; break;
-    case 'generate-code': result = await call(t, 'POST', path(name(), '/generateVerificationCode')); break;
-    case 'verify': result = await call(t, 'POST', path(name(), '/verify'), { certificate: readFile(v.file) }); break;
-    case 'prove': {
-      const keyPem = (() => { if (!v.key) throw new CliError('--key is required'); return readFile(v.key); })();
-      const ca = await call(t, 'POST', path(name(), '/generateVerificationCode'));
-      const proof = issueCertificate({ commonName: ca.properties.verificationCode, usage: 'client', issuer: { certPem: ca.properties.certificate, keyPem }, days: 1 });
-      result = await call(t, 'POST', path(name(), '/verify'), { certificate: proof.certPem });
-      break;
-    }
-    default: throw new CliError(`unknown ca-cert command '${sub}'\n\n${CA_CERT_HELP}`);
-  }
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  return 0;
+type CertOptions = TargetOptions & { name?: string; file?: string; key?: string; certificatePath?: string };
+
+export function registerCertificate(program: Command): void {
+  const c = program.command('certificate').alias('ca-cert').description('CA certificates of a running OpenDPS: upload, list, show, delete, proof of possession (alias: ca-cert)');
+  const def = (name: string, description: string, opts: (cmd: Command) => Command, run: (t: RestTarget, o: CertOptions) => Promise<unknown>) => {
+    addTarget(opts(c.command(name).description(description))).action(async (o: CertOptions, cmd: Command) => print(cmd, await run(dpsTarget(o), o)));
+  };
+  const named = (cmd: Command) => cmd.requiredOption('--name <name>', 'the certificate name (az: --certificate-name)');
+  const file = (o: CertOptions) => readFile(o.file ?? o.certificatePath);
+  const withFile = (cmd: Command) => named(cmd).option('--file <pem>', 'the certificate (PEM)').option('--certificate-path <pem>', 'same as --file (az name)');
+  def('upload', 'Upload a CA certificate (unverified until proven); az: create', withFile, (t, o) => call(t, 'PUT', path(o.name), { certificate: file(o) }));
+  def('list', 'The CA certificates', (cmd) => cmd, (t) => call(t, 'GET', path()));
+  def('show', 'One CA certificate', named, (t, o) => call(t, 'GET', path(o.name)));
+  def('delete', 'Delete a CA certificate', named, async (t, o) => { await call(t, 'DELETE', path(o.name)); return { deleted: o.name }; });
+  def('generate-code', 'Ask for a verification code; az: generate-verification-code', named, (t, o) => call(t, 'POST', path(o.name, '/generateVerificationCode')));
+  def('verify', 'Prove possession with a certificate whose CN is the code, signed by the CA', withFile, (t, o) => call(t, 'POST', path(o.name, '/verify'), { certificate: file(o) }));
+  def('prove', 'All of it in one go: generate a code, sign the proof with the key, verify', (cmd) => named(cmd).requiredOption('--key <pem>', "the CA's private key (PEM)"), async (t, o) => {
+    const keyPem = readFile(o.key);
+    const ca = await call(t, 'POST', path(o.name, '/generateVerificationCode'));
+    const proof = issueCertificate({ commonName: ca.properties.verificationCode, usage: 'client', issuer: { certPem: ca.properties.certificate, keyPem }, days: 1 });
+    return call(t, 'POST', path(o.name, '/verify'), { certificate: proof.certPem });
+  });
 }

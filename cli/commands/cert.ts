@@ -6,29 +6,9 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { issueCertificate, type CertKeyPair } from '../../src/tls/local-ca.js';
 import { CliError } from '../rest-client.js';
-
-export const CERT_HELP = `Usage: opendps cert <command> [options]
-
-  create-root --name NAME [--days N]                       A self-signed root CA: NAME.pem, NAME.key.pem
-  create-intermediate --name NAME --ca CA.pem --ca-key CA.key.pem [--days N]
-                                                           An intermediate CA signed by CA: NAME.pem, NAME.key.pem,
-                                                           NAME.chain.pem (NAME + its issuers below the root)
-  create-device --registration-id ID (--ca CA.pem --ca-key CA.key.pem | --self-signed) [--days N]
-                                                           A device certificate with CN = ID: ID.pem, ID.key.pem,
-                                                           ID.chain.pem (device + intermediates, what the device sends)
-  create-verification --code CODE --ca CA.pem --ca-key CA.key.pem
-                                                           Proof of possession: a certificate with CN = CODE signed
-                                                           by the CA's key: verification-CODE.pem
-
-Options:
-  --out DIR             Where to write (default: the current directory)
-  --not-before ISO      Validity start (default: an hour ago)
-  --days N              Validity in days (default 365; 3650 for CAs)
-  --not-after ISO       Validity end instead of --days (an expired certificate for tests: a date in the past)
-`;
 
 function readPair(certFile: string | undefined, keyFile: string | undefined): CertKeyPair & { certFile: string } {
   if (!certFile || !keyFile) throw new CliError('--ca and --ca-key are required');
@@ -47,9 +27,10 @@ function issuerChain(ca: CertKeyPair & { certFile: string }): string {
   return c.checkIssued(c) ? '' : ca.certPem;
 }
 
-function write(dir: string, name: string, content: string, secret = false): string {
+function write(dir: string, name: string, content: string, secret = false, force = true): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, name);
+  if (!force && existsSync(file)) throw new CliError(`${file} exists already; a new key would replace the CA every certificate it signed chains to (pass --force to replace it)`);
   writeFileSync(file, content, secret ? { mode: 0o600 } : {});
   return file;
 }
@@ -61,17 +42,28 @@ function date(text: string | undefined, flag: string): Date | undefined {
   return d;
 }
 
-export async function runCert(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') { process.stdout.write(CERT_HELP); return 0; }
-  const { values: v } = parseArgs({
-    args: rest,
-    options: {
-      name: { type: 'string' }, 'registration-id': { type: 'string' }, code: { type: 'string' }, ca: { type: 'string' }, 'ca-key': { type: 'string' },
-      'self-signed': { type: 'boolean' }, out: { type: 'string' }, days: { type: 'string' }, 'not-before': { type: 'string' }, 'not-after': { type: 'string' },
-    },
-    strict: true,
-  });
+type CertValues = { name?: string; registrationId?: string; code?: string; ca?: string; caKey?: string; selfSigned?: boolean; out?: string; days?: string; notBefore?: string; notAfter?: string; force?: boolean };
+
+export function registerCert(program: Command): void {
+  const cert = program.command('cert').description('Create X.509 certificates: root and intermediate CAs, device certificates, verification certificates');
+  const common = (c: Command) => c
+    .option('--out <dir>', 'where to write (default: the current directory)')
+    .option('--not-before <iso>', 'validity start (default: an hour ago)')
+    .option('--days <n>', 'validity in days (default 365; 3650 for CAs)')
+    .option('--not-after <iso>', 'validity end instead of --days (a date in the past: an expired certificate for tests)')
+    .action(async (o: CertValues, cmd: Command) => { process.exitCode = await runCert(cmd.name(), o); });
+  common(cert.command('create-root').description('A self-signed root CA: NAME.pem, NAME.key.pem').requiredOption('--name <name>', 'the CA name (CN)')
+    .option('--force', 'replace an existing NAME.key.pem (every certificate it signed stops chaining to the new root)'));
+  common(cert.command('create-intermediate').description('An intermediate CA signed by CA: NAME.pem, NAME.key.pem, NAME.chain.pem').requiredOption('--name <name>', 'the CA name (CN)')
+    .requiredOption('--ca <file>', 'the issuing CA (PEM)').requiredOption('--ca-key <file>', "the issuing CA's key (PEM)"));
+  common(cert.command('create-device').description('A device certificate with CN = ID: ID.pem, ID.key.pem, ID.chain.pem').requiredOption('--registration-id <id>', 'the registration ID (CN)')
+    .option('--ca <file>', 'the issuing CA (PEM)').option('--ca-key <file>', "the issuing CA's key (PEM)").option('--self-signed', 'no CA: self-signed'));
+  common(cert.command('create-verification').description('Proof of possession: a certificate with CN = CODE signed by the CA: verification-CODE.pem')
+    .requiredOption('--code <code>', 'the verification code').requiredOption('--ca <file>', 'the CA (PEM)').requiredOption('--ca-key <file>', "the CA's key (PEM)"));
+}
+
+async function runCert(sub: string, o: CertValues): Promise<number> {
+  const v = { ...o, 'ca-key': o.caKey, 'registration-id': o.registrationId, 'self-signed': o.selfSigned, 'not-before': o.notBefore, 'not-after': o.notAfter };
   const out = resolve(v.out ?? '.');
   const days = v.days !== undefined ? Number(v.days) : undefined;
   if (days !== undefined && !(days > 0)) throw new CliError('--days takes a positive number');
@@ -82,6 +74,7 @@ export async function runCert(args: string[]): Promise<number> {
     case 'create-root': {
       const name = need(v.name, '--name');
       const root = issueCertificate({ commonName: name, isCa: true, days: days ?? 3650, ...validity });
+      write(out, `${name}.key.pem`, '', true, !!v.force); // refuses before anything is written
       written.push(write(out, `${name}.pem`, root.certPem), write(out, `${name}.key.pem`, root.keyPem, true));
       break;
     }
@@ -109,7 +102,7 @@ export async function runCert(args: string[]): Promise<number> {
       break;
     }
     default:
-      throw new CliError(`unknown cert command '${sub}'\n\n${CERT_HELP}`);
+      throw new CliError(`unknown cert command '${sub}'`);
   }
   for (const f of written) process.stdout.write(`${f}\n`);
   return 0;

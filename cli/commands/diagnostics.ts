@@ -3,32 +3,13 @@
  * `opendps registration diagnose|watch` and `opendps usage`: the operator's view of device attempts and billable
  * operations, through the service REST API (`/opendps/diagnostics/...`, `/opendps/usage`; docs/diagnostics.md).
  */
-import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { parseArgs } from 'node:util';
-import { createSas, parseConnectionString } from '../../src/common/sas.js';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { AttemptRecord, UsageTotal } from '../../src/core/model.js';
-import { CliError, errorText, readConnection, restCall, type RestTarget } from '../rest-client.js';
-
-export const REGISTRATION_HELP = `Usage: opendps registration <command> [options]
-
-  diagnose <registration-id>   The device's last attempts, newest first, each with its outcome and the reason
-                               (what the operator sees; the device only got its DPS error code)
-      [--last N]               How many attempts (default 10)
-  watch [<registration-id>]    Print attempts as they happen (all devices, or one), until Ctrl-C
-      [--outcome O]            Only attempts with this outcome: assigned, assigning, accepted, refused, disabled,
-                               throttled, failed
-
-Options:
-  --json                       One JSON object per attempt instead of a sentence
-  --data-dir DIR               The running OpenDPS's data directory (default ./.opendps)
-`;
-
-export const USAGE_HELP = `Usage: opendps usage [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--data-dir DIR]
-
-Billable operations per UTC day (device registrations and service API operations; status lookups are free), as DPS
-counts them for billing.
-`;
+import { outputFormat, print } from '../output.js';
+import { call, CliError, dpsTarget, endpointOf, errorText, restCall, type RestTarget, type TargetOptions } from '../rest-client.js';
+import { addTarget } from '../shared.js';
+import { listRegistrations, REGISTRATION_COLUMNS } from './enrollment-group.js';
 
 const API = 'api-version=2021-10-01';
 
@@ -41,11 +22,6 @@ export function describeAttempt(a: AttemptRecord): string {
   if (a.errorCode !== undefined) how += ` (${a.errorCode})`;
   const why = a.reason ? `: ${a.reason}` : '';
   return `${a.time}  ${who}${what} — ${how}${why}  [${a.durationMs} ms, tracking ${a.trackingId}]`;
-}
-
-function target(dataDir: string | undefined): RestTarget {
-  const c = readConnection(dataDir);
-  return { connectionString: c.serviceConnectionString, caCertFile: c.caCertFile };
 }
 
 async function diagnose(t: RestTarget, id: string, last: number, asJson: boolean): Promise<number> {
@@ -63,11 +39,9 @@ async function diagnose(t: RestTarget, id: string, last: number, asJson: boolean
 
 /** Follows the server-sent event stream; returns when the server closes it. */
 function watch(t: RestTarget, filter: URLSearchParams, asJson: boolean): Promise<number> {
-  const cs = parseConnectionString(t.connectionString);
-  const host = cs.HostName!;
-  const auth = createSas({ resource: host, key: cs.SharedAccessKey!, keyName: cs.SharedAccessKeyName, expiry: Math.floor(Date.now() / 1000) + 24 * 3600 });
+  const { host, port, auth, ca } = endpointOf(t, 24 * 3600);
   return new Promise((resolve, reject) => {
-    const req = request({ host, port: 443, method: 'GET', path: `/opendps/diagnostics/stream?${filter}&${API}`, ca: readFileSync(t.caCertFile), headers: { authorization: auth, accept: 'text/event-stream' } }, (res) => {
+    const req = request({ host, port, method: 'GET', path: `/opendps/diagnostics/stream?${filter}&${API}`, ...(ca ? { ca } : {}), headers: { authorization: auth, accept: 'text/event-stream' } }, (res) => {
       if (res.statusCode !== 200) {
         let text = '';
         res.on('data', (d) => { text += d; });
@@ -95,44 +69,58 @@ function watch(t: RestTarget, filter: URLSearchParams, asJson: boolean): Promise
   });
 }
 
-export async function runRegistration(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') { process.stdout.write(REGISTRATION_HELP); return 0; }
-  const { values: v, positionals } = parseArgs({
-    args: rest, strict: true, allowPositionals: true,
-    options: { last: { type: 'string' }, outcome: { type: 'string' }, json: { type: 'boolean' }, 'data-dir': { type: 'string' } },
-  });
-  switch (sub) {
-    case 'diagnose': {
-      const id = positionals[0];
-      if (!id) throw new CliError('diagnose needs a registration ID: opendps registration diagnose <registration-id>');
-      const last = Number(v.last ?? 10);
-      if (!Number.isInteger(last) || last < 1 || last > 1000) throw new CliError('--last takes a whole number from 1 to 1000');
-      return diagnose(target(v['data-dir']), id, last, !!v.json);
-    }
-    case 'watch': {
+const wantsJson = (cmd: Command, o: { json?: boolean }) => !!o.json || cmd.optsWithGlobals().output === 'json';
+
+export function registerRegistration(program: Command): void {
+  const r = program.command('registration').description('Device registration records (show, list, delete) and why a device did (not) provision (diagnose, watch)');
+  addTarget(r.command('diagnose').description("The device's last attempts, newest first, each with its outcome and the reason")
+    .argument('<registration-id>', 'the registration ID')
+    .option('--last <n>', 'how many attempts (1-1000)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('--last takes a whole number from 1 to 1000');
+      return n;
+    }, 10)
+    .option('--json', 'one JSON object per attempt instead of a sentence'))
+    .action(async (id: string, o: TargetOptions & { last: number; json?: boolean }, cmd: Command) => {
+      process.exitCode = await diagnose(dpsTarget(o), id, o.last, wantsJson(cmd, o));
+    });
+  addTarget(r.command('watch').description('Print attempts as they happen (all devices, or one), until Ctrl-C')
+    .argument('[registration-id]', 'only this device')
+    .option('--outcome <outcome>', 'only attempts with this outcome: assigned, assigning, accepted, refused, disabled, throttled, failed')
+    .option('--json', 'one JSON object per attempt instead of a sentence'))
+    .action(async (id: string | undefined, o: TargetOptions & { outcome?: string; json?: boolean }, cmd: Command) => {
       const q = new URLSearchParams();
-      if (positionals[0]) q.set('registrationId', positionals[0]);
-      if (v.outcome) q.set('outcome', v.outcome);
-      return watch(target(v['data-dir']), q, !!v.json);
-    }
-    default:
-      throw new CliError(`unknown registration command '${sub}' (see 'opendps registration --help')`);
-  }
+      if (id) q.set('registrationId', id);
+      if (o.outcome) q.set('outcome', o.outcome);
+      process.exitCode = await watch(dpsTarget(o), q, wantsJson(cmd, o));
+    });
+  addTarget(r.command('show').description("A device's registration record (az iot dps registration show)").requiredOption('--registration-id <id>', 'the registration ID'))
+    .action(async (o: TargetOptions & { registrationId: string }, cmd: Command) => {
+      print(cmd, await call(dpsTarget(o), 'GET', `/registrations/${encodeURIComponent(o.registrationId)}?${API}`));
+    });
+  addTarget(r.command('list').description("The registration records of an enrollment group (DPS lists them per group)").requiredOption('--group-id <id>', 'the enrollment group ID'))
+    .action(async (o: TargetOptions & { groupId: string }, cmd: Command) => print(cmd, await listRegistrations(o, o.groupId), REGISTRATION_COLUMNS));
+  addTarget(r.command('delete').description('Delete a registration record (the device registers afresh next time)').requiredOption('--registration-id <id>', 'the registration ID')
+    .option('--etag <etag>', 'delete only if the record still has this etag'))
+    .action(async (o: TargetOptions & { registrationId: string; etag?: string }, cmd: Command) => {
+      await call(dpsTarget(o), 'DELETE', `/registrations/${encodeURIComponent(o.registrationId)}?${API}`, undefined, o.etag ? { 'if-match': o.etag } : {});
+      print(cmd, { deleted: o.registrationId });
+    });
 }
 
-export async function runUsage(args: string[]): Promise<number> {
-  if (args[0] === '--help' || args[0] === '-h') { process.stdout.write(USAGE_HELP); return 0; }
-  const { values: v } = parseArgs({ args, strict: true, options: { from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, 'data-dir': { type: 'string' } } });
-  const q = new URLSearchParams();
-  if (v.from) q.set('from', v.from);
-  if (v.to) q.set('to', v.to);
-  const r = await restCall(target(v['data-dir']), 'GET', `/opendps/usage?${q}${q.size ? '&' : ''}${API}`);
-  if (r.status !== 200) throw new CliError(errorText(r));
-  const body = r.body as { idScope: string; totals: UsageTotal[] };
-  if (v.json) { process.stdout.write(`${JSON.stringify(body, null, 2)}\n`); return 0; }
-  if (body.totals.length === 0) { process.stdout.write(`No billable operations recorded for ${body.idScope}.\n`); return 0; }
-  process.stdout.write(`Billable operations of ${body.idScope} (UTC days):\n`);
-  for (const t of body.totals) process.stdout.write(`  ${t.day}  ${t.operation.padEnd(20)} ${t.count}\n`);
-  return 0;
+export function registerUsage(program: Command): void {
+  addTarget(program.command('usage').description('Billable operations per UTC day (device registrations, service API operations)')
+    .option('--from <date>', 'YYYY-MM-DD').option('--to <date>', 'YYYY-MM-DD').option('--json', 'JSON instead of a table'))
+    .action(async (o: TargetOptions & { from?: string; to?: string; json?: boolean }, cmd: Command) => {
+      const q = new URLSearchParams();
+      if (o.from) q.set('from', o.from);
+      if (o.to) q.set('to', o.to);
+      const r = await restCall(dpsTarget(o), 'GET', `/opendps/usage?${q}${q.size ? '&' : ''}${API}`);
+      if (r.status !== 200) throw new CliError(errorText(r));
+      const body = r.body as { idScope: string; totals: UsageTotal[] };
+      if (o.json || (cmd.optsWithGlobals().output && outputFormat(cmd) === 'json')) { process.stdout.write(`${JSON.stringify(body, null, 2)}\n`); return; }
+      if (body.totals.length === 0) { process.stdout.write(`No billable operations recorded for ${body.idScope}.\n`); return; }
+      process.stdout.write(`Billable operations of ${body.idScope} (UTC days):\n`);
+      for (const t of body.totals) process.stdout.write(`  ${t.day}  ${t.operation.padEnd(20)} ${t.count}\n`);
+    });
 }

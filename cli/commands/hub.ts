@@ -3,29 +3,11 @@
  * `opendps hub monitor | send | invoke`: watch device-to-cloud messages live (like `az iot hub monitor-events`),
  * send a cloud-to-device message, invoke a direct method — on a built-in hub of a running OpenDPS.
  */
-import { parseArgs } from 'node:util';
-import { CliError, errorText, readConnection, restCall, type RestTarget } from '../rest-client.js';
-
-export const HUB_HELP = `Usage: opendps hub <monitor|send|invoke> [options]
-
-  monitor [--device-id ID] [--timeout SEC]     Print device-to-cloud messages as they arrive (JSON, one per line);
-                                               stops after --timeout seconds (default: run until interrupted)
-  send --device-id ID --data TEXT [--props k=v,k2=v2] [--content-type T]
-                                               Send a cloud-to-device message to a connected device
-  invoke --device-id ID --method NAME [--payload JSON] [--timeout SEC]
-                                               Invoke a direct method and print {status, payload}
-
-Common options:
-  --hub NAME|HOST    Which built-in hub (default: the first)
-  --data-dir DIR     The running OpenDPS's data directory (default ./.opendps)
-`;
-
-function target(dataDir: string | undefined, hub: string | undefined): RestTarget & { hostName: string } {
-  const c = readConnection(dataDir);
-  const h = hub ? c.hubs.find((x) => x.name === hub || x.hostName === hub) : c.hubs[0];
-  if (!h) throw new CliError(`No built-in hub named '${hub}'. Known: ${c.hubs.map((x) => x.name).join(', ')}`);
-  return { connectionString: h.connectionString, caCertFile: c.caCertFile, hostName: h.hostName };
-}
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { print } from '../output.js';
+import { call, CliError, errorText, hubTarget, restCall, type RestTarget, type TargetOptions } from '../rest-client.js';
+import { addTarget, jsonObject } from '../shared.js';
 
 function toEvent(m: any): unknown {
   let payload: unknown = m.body;
@@ -66,43 +48,94 @@ function parseProps(text: string | undefined): Record<string, string> {
   return out;
 }
 
-export async function runHub(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') { process.stdout.write(HUB_HELP); return 0; }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      hub: { type: 'string' }, 'data-dir': { type: 'string' }, 'device-id': { type: 'string' }, timeout: { type: 'string' },
-      data: { type: 'string' }, props: { type: 'string' }, 'content-type': { type: 'string' }, method: { type: 'string' }, payload: { type: 'string' },
-    },
-    strict: true,
-  });
-  const t = target(values['data-dir'], values.hub);
-  const timeout = values.timeout !== undefined ? Number(values.timeout) : undefined;
-  if (timeout !== undefined && !(timeout > 0)) throw new CliError('--timeout takes a positive number of seconds');
-  const need = (v: string | undefined, flag: string): string => { if (!v) throw new CliError(`${flag} is required`); return v; };
-  switch (sub) {
-    case 'monitor':
-      return monitor(t, values['device-id'], timeout);
-    case 'send': {
-      const id = need(values['device-id'], '--device-id');
-      const r = await restCall(t, 'POST', `/opendps/devices/${encodeURIComponent(id)}/messages/deviceBound`,
-        { payload: need(values.data, '--data'), properties: parseProps(values.props), ...(values['content-type'] ? { contentType: values['content-type'] } : {}) });
-      if (r.status !== 200) throw new CliError(errorText(r));
-      process.stdout.write(JSON.stringify(r.body) + '\n');
-      return 0;
-    }
-    case 'invoke': {
-      const id = need(values['device-id'], '--device-id');
-      let payload: unknown = null;
-      if (values.payload !== undefined) { try { payload = JSON.parse(values.payload); } catch { throw new CliError('--payload must be JSON'); } }
-      const r = await restCall(t, 'POST', `/twins/${encodeURIComponent(id)}/methods?api-version=2021-04-12`,
-        { methodName: need(values.method, '--method'), payload, responseTimeoutInSeconds: timeout ?? 30 }, ((timeout ?? 30) + 10) * 1000);
-      if (r.status !== 200) throw new CliError(errorText(r));
-      process.stdout.write(JSON.stringify(r.body) + '\n');
-      return 0;
-    }
-    default:
-      throw new CliError(`unknown hub command '${sub}'\n\n${HUB_HELP}`);
+type HubOptions = TargetOptions & { hub?: string };
+const API = 'api-version=2021-04-12';
+const dev = (id: string) => `/devices/${encodeURIComponent(id)}?${API}`;
+const twin = (id: string) => `/twins/${encodeURIComponent(id)}?${API}`;
+
+function timeoutArg(v: string): number {
+  const n = Number(v);
+  if (!(n > 0)) throw new CliError('--timeout takes a positive number of seconds');
+  return n;
+}
+
+function hubOptions(cmd: Command): Command {
+  return addTarget(cmd.option('--hub <name-or-host>', 'which built-in hub of the local OpenDPS (default: the first)'), 'hub');
+}
+
+/** The device identity `device-identity create` sends (as `az iot hub device-identity create`: SAS keys generated unless given). */
+export function deviceBody(o: { deviceId: string; authMethod?: string; primaryKey?: string; secondaryKey?: string; primaryThumbprint?: string; secondaryThumbprint?: string; status?: string; edgeEnabled?: boolean }): Record<string, unknown> {
+  const method = o.authMethod ?? 'shared_private_key';
+  let authentication: Record<string, unknown>;
+  if (method === 'shared_private_key') {
+    authentication = { type: 'sas', symmetricKey: { primaryKey: o.primaryKey ?? randomBytes(32).toString('base64'), secondaryKey: o.secondaryKey ?? randomBytes(32).toString('base64') } };
+  } else if (method === 'x509_thumbprint') {
+    if (!o.primaryThumbprint) throw new CliError('--auth-method x509_thumbprint needs --primary-thumbprint');
+    authentication = { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: o.primaryThumbprint, ...(o.secondaryThumbprint ? { secondaryThumbprint: o.secondaryThumbprint } : {}) } };
+  } else {
+    authentication = { type: 'certificateAuthority' };
   }
+  return { deviceId: o.deviceId, status: o.status ?? 'enabled', authentication, capabilities: { iotEdge: !!o.edgeEnabled } };
+}
+
+export function registerHub(program: Command): void {
+  const hub = program.command('hub').description('The built-in hub: device identities and twins, device-to-cloud messages, cloud-to-device messages, direct methods');
+  hubOptions(hub.command('monitor').description('Print device-to-cloud messages as they arrive (JSON, one per line)')
+    .option('--device-id <id>', 'only this device').option('--timeout <sec>', 'stop after this many seconds (default: run until interrupted)', timeoutArg))
+    .action(async (o: HubOptions & { deviceId?: string; timeout?: number }) => { process.exitCode = await monitor(hubTarget(o), o.deviceId, o.timeout); });
+  hubOptions(hub.command('send').description('Send a cloud-to-device message to a connected device')
+    .requiredOption('--device-id <id>', 'the device').requiredOption('--data <text>', 'the message body')
+    .option('--props <k=v,...>', 'application properties').option('--content-type <type>', 'the content type'))
+    .action(async (o: HubOptions & { deviceId: string; data: string; props?: string; contentType?: string }) => {
+      const r = await restCall(hubTarget(o), 'POST', `/opendps/devices/${encodeURIComponent(o.deviceId)}/messages/deviceBound`,
+        { payload: o.data, properties: parseProps(o.props), ...(o.contentType ? { contentType: o.contentType } : {}) });
+      if (r.status !== 200) throw new CliError(errorText(r));
+      process.stdout.write(JSON.stringify(r.body) + '\n');
+    });
+  hubOptions(hub.command('invoke').description('Invoke a direct method and print {status, payload}')
+    .requiredOption('--device-id <id>', 'the device').requiredOption('--method <name>', 'the method name')
+    .option('--payload <json>', 'the method payload (JSON)').option('--timeout <sec>', 'response timeout (default 30)', timeoutArg))
+    .action(async (o: HubOptions & { deviceId: string; method: string; payload?: string; timeout?: number }) => {
+      let payload: unknown = null;
+      if (o.payload !== undefined) { try { payload = JSON.parse(o.payload); } catch { throw new CliError('--payload must be JSON'); } }
+      const r = await restCall(hubTarget(o), 'POST', `/twins/${encodeURIComponent(o.deviceId)}/methods?${API}`,
+        { methodName: o.method, payload, responseTimeoutInSeconds: o.timeout ?? 30 }, ((o.timeout ?? 30) + 10) * 1000);
+      if (r.status !== 200) throw new CliError(errorText(r));
+      process.stdout.write(JSON.stringify(r.body) + '\n');
+    });
+
+  const ids = hub.command('device-identity').description('Device identities on the hub (as az iot hub device-identity)');
+  hubOptions(ids.command('list').description('Every device identity').option('--top <n>', 'at most this many'))
+    .action(async (o: HubOptions & { top?: string }, cmd: Command) => {
+      print(cmd, await call(hubTarget(o), 'GET', `/devices?${o.top ? `top=${encodeURIComponent(o.top)}&` : ''}${API}`), ['deviceId', 'status', 'connectionState', 'lastActivityTime', 'etag']);
+    });
+  hubOptions(ids.command('show').description('One device identity (with its keys)').requiredOption('--device-id <id>', 'the device'))
+    .action(async (o: HubOptions & { deviceId: string }, cmd: Command) => print(cmd, await call(hubTarget(o), 'GET', dev(o.deviceId))));
+  hubOptions(ids.command('create').description('Create a device identity (SAS keys generated unless given)').requiredOption('--device-id <id>', 'the device')
+    .option('--auth-method <method>', 'shared_private_key (default) | x509_thumbprint | x509_ca')
+    .option('--primary-key <b64>', 'SAS primary key').option('--secondary-key <b64>', 'SAS secondary key')
+    .option('--primary-thumbprint <hex>', 'x509_thumbprint: the certificate thumbprint').option('--secondary-thumbprint <hex>', 'x509_thumbprint: a second one')
+    .option('--status <status>', 'enabled (default) or disabled').option('--edge-enabled', 'an IoT Edge device'))
+    .action(async (o: HubOptions & Parameters<typeof deviceBody>[0], cmd: Command) => {
+      if (o.authMethod && !['shared_private_key', 'x509_thumbprint', 'x509_ca'].includes(o.authMethod)) throw new CliError(`--auth-method takes shared_private_key, x509_thumbprint or x509_ca (got '${o.authMethod}')`);
+      if (o.status && !['enabled', 'disabled'].includes(o.status)) throw new CliError(`--status takes enabled or disabled (got '${o.status}')`);
+      print(cmd, await call(hubTarget(o), 'PUT', dev(o.deviceId), deviceBody(o), { 'if-none-match': '*' }));
+    });
+  hubOptions(ids.command('delete').description('Delete a device identity').requiredOption('--device-id <id>', 'the device').option('--etag <etag>', 'delete only at this etag'))
+    .action(async (o: HubOptions & { deviceId: string; etag?: string }, cmd: Command) => {
+      await call(hubTarget(o), 'DELETE', dev(o.deviceId), undefined, { 'if-match': o.etag ?? '*' });
+      print(cmd, { deleted: o.deviceId });
+    });
+
+  const twins = hub.command('device-twin').description('Device twins on the hub (as az iot hub device-twin)');
+  hubOptions(twins.command('show').description("A device's twin").requiredOption('--device-id <id>', 'the device'))
+    .action(async (o: HubOptions & { deviceId: string }, cmd: Command) => print(cmd, await call(hubTarget(o), 'GET', twin(o.deviceId))));
+  hubOptions(twins.command('update').description('Patch a twin: tags and desired properties merge (null removes)').requiredOption('--device-id <id>', 'the device')
+    .option('--desired <json>', 'desired properties to merge').option('--tags <json>', 'tags to merge').option('--etag <etag>', 'update only at this etag'))
+    .action(async (o: HubOptions & { deviceId: string; desired?: string; tags?: string; etag?: string }, cmd: Command) => {
+      const desired = jsonObject(o.desired, '--desired');
+      const tags = jsonObject(o.tags, '--tags');
+      if (!desired && !tags) throw new CliError('give --desired JSON and/or --tags JSON');
+      print(cmd, await call(hubTarget(o), 'PATCH', twin(o.deviceId), { ...(tags ? { tags } : {}), ...(desired ? { properties: { desired } } : {}) }, { 'if-match': o.etag ?? '*' }));
+    });
 }

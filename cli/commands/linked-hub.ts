@@ -4,35 +4,11 @@
  * instance-level allocation settings, through the service API (`/opendps/linkedHubs`, `/opendps/allocation`) with
  * the service connection string from connection.json. Keys are shown masked.
  */
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { parseConnectionString } from '../../src/common/sas.js';
-import { CliError, errorText, readConnection, restCall, type RestTarget } from '../rest-client.js';
-
-export const LINKED_HUB_HELP = `Usage: opendps linked-hub <command> [options]
-
-  list                                      The linked hubs (connection string keys masked)
-  show HOST                                 One linked hub
-  link --connection-string CS [hub options] Link a hub (any IoT hub speaking the IoT Hub REST API)
-  update HOST [hub options]                 Change a linked hub; options left out keep their values
-  unlink HOST                               Unlink a hub (devices on it stay there until they register again)
-  allocation [allocation options]           Show, or change, the instance-level allocation settings
-
-Hub options:
-  --weight N                       Allocation weight, 0-1000 (0: gets no device by hashed or geoLatency)   (default 1)
-  --apply-allocation-policy B      true|false: take part in hashed/geoLatency/custom when an enrollment names no hubs
-  --location NAME                  The hub's location, for geoLatency ('' clears it)
-  --address ADDR --port PORT       Reach the hub's REST API at ADDR:PORT instead of resolving its host name
-  --connection-string CS           (update) a new service connection string for the hub
-
-Allocation options:
-  --policy P                       hashed | geoLatency | static | custom: for enrollments that set none
-  --node-location NAME             Where devices from no listed network are (the OpenDPS node's location; '' clears)
-  --network CIDR=NAME              A device network and its location (repeatable; replaces the list)
-  --clear-networks                 Remove every device network
-  --coordinates NAME=LAT,LON       Coordinates of a location, to rank other locations by distance (repeatable)
-
-  --data-dir DIR                   The running OpenDPS's data directory (default ./.opendps)
-`;
+import { print } from '../output.js';
+import { CliError, dpsTarget, errorText, restCall, type RestTarget } from '../rest-client.js';
+import { addTarget, collect, kebab } from '../shared.js';
 
 const hubPath = (host?: string) => `/opendps/linkedHubs${host ? `/${encodeURIComponent(host)}` : ''}?api-version=2021-10-01`;
 const ALLOCATION_PATH = '/opendps/allocation?api-version=2021-10-01';
@@ -105,44 +81,47 @@ async function allocation(t: RestTarget, v: Values): Promise<unknown> {
   return call(t, 'PUT', ALLOCATION_PATH, { ...(v.policy !== undefined ? { allocationPolicy: v.policy } : {}), geoLatency: geo });
 }
 
-export async function runLinkedHub(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') { process.stdout.write(LINKED_HUB_HELP); return 0; }
-  const { values: v, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      'data-dir': { type: 'string' }, 'connection-string': { type: 'string' }, weight: { type: 'string' },
-      'apply-allocation-policy': { type: 'string' }, location: { type: 'string' }, address: { type: 'string' }, port: { type: 'string' },
-      policy: { type: 'string' }, 'node-location': { type: 'string' }, network: { type: 'string', multiple: true },
-      'clear-networks': { type: 'boolean' }, coordinates: { type: 'string', multiple: true },
-    },
-  });
-  const c = readConnection(v['data-dir']);
-  const t: RestTarget = { connectionString: c.serviceConnectionString, caCertFile: c.caCertFile };
-  const host = (): string => {
-    if (!positionals[0]) throw new CliError(`opendps linked-hub ${sub} needs the hub's host name`);
-    return positionals[0];
-  };
-  let result: unknown;
-  switch (sub) {
-    case 'list': result = (await call(t, 'GET', hubPath())).value; break;
-    case 'show': result = await call(t, 'GET', hubPath(host())); break;
-    case 'link': {
-      const cs = v['connection-string'];
-      if (!cs) throw new CliError('--connection-string is required');
+function hubOptions(cmd: Command): Command {
+  return addTarget(cmd
+    .option('--weight <n>', 'allocation weight, 0-1000 (0: gets no device by hashed or geoLatency)')
+    .option('--apply-allocation-policy <bool>', 'true|false: take part in hashed/geoLatency/custom when an enrollment names no hubs')
+    .option('--location <name>', "the hub's location, for geoLatency ('' clears it)")
+    .option('--address <addr>', "reach the hub's REST API at this address instead of resolving its host name")
+    .option('--port <port>', "the hub's REST API port"), 'dps', '--dps-connection-string');
+}
+
+/** The target of linked-hub commands: --dps-connection-string (--connection-string is the hub's, as in az). */
+function target(o: Record<string, unknown>): RestTarget {
+  return dpsTarget({ dataDir: o.dataDir as string | undefined, connectionString: o.dpsConnectionString as string | undefined, caCert: o.caCert as string | undefined });
+}
+
+export function registerLinkedHub(program: Command): void {
+  const lh = program.command('linked-hub').description('Linked IoT hubs (link, list, show, update, unlink) and instance-level allocation settings');
+  addTarget(lh.command('list').description('The linked hubs (connection string keys masked)'), 'dps', '--dps-connection-string')
+    .action(async (o: Record<string, unknown>, cmd: Command) => print(cmd, (await call(target(o), 'GET', hubPath())).value, ['hostName', 'allocationWeight', 'applyAllocationPolicy', 'location']));
+  addTarget(lh.command('show').description('One linked hub').argument('<host>', "the hub's host name"), 'dps', '--dps-connection-string')
+    .action(async (host: string, o: Record<string, unknown>, cmd: Command) => print(cmd, await call(target(o), 'GET', hubPath(host))));
+  hubOptions(lh.command('link').description('Link a hub (any IoT hub speaking the IoT Hub REST API)').requiredOption('--connection-string <cs>', "the hub's iothubowner connection string"))
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const cs = o.connectionString as string;
       let hostName: string | undefined;
       try { hostName = parseConnectionString(cs).HostName; } catch { /* reported below */ }
       if (!hostName) throw new CliError('--connection-string must be HostName=...;SharedAccessKeyName=...;SharedAccessKey=...');
-      result = await call(t, 'PUT', hubPath(hostName), hubBody(v));
-      break;
-    }
-    case 'update': await call(t, 'GET', hubPath(host())); result = await call(t, 'PUT', hubPath(host()), hubBody(v)); break;
-    case 'unlink': await call(t, 'DELETE', hubPath(host())); result = { unlinked: host() }; break;
-    case 'allocation': result = await allocation(t, v); break;
-    default: throw new CliError(`unknown linked-hub command '${sub}'\n\n${LINKED_HUB_HELP}`);
-  }
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  return 0;
+      print(cmd, await call(target(o), 'PUT', hubPath(hostName), hubBody(kebab(o))));
+    });
+  hubOptions(lh.command('update').description('Change a linked hub; options left out keep their values').argument('<host>', "the hub's host name")
+    .option('--connection-string <cs>', 'a new service connection string for the hub'))
+    .action(async (host: string, o: Record<string, unknown>, cmd: Command) => {
+      await call(target(o), 'GET', hubPath(host));
+      print(cmd, await call(target(o), 'PUT', hubPath(host), hubBody(kebab(o))));
+    });
+  addTarget(lh.command('unlink').description('Unlink a hub (devices on it stay there until they register again)').argument('<host>', "the hub's host name"), 'dps', '--dps-connection-string')
+    .action(async (host: string, o: Record<string, unknown>, cmd: Command) => { await call(target(o), 'DELETE', hubPath(host)); print(cmd, { unlinked: host }); });
+  addTarget(lh.command('allocation').description('Show, or change, the instance-level allocation settings')
+    .option('--policy <policy>', 'hashed | geoLatency | static | custom: for enrollments that set none')
+    .option('--node-location <name>', "where devices from no listed network are ('' clears)")
+    .option('--network <cidr=name>', 'a device network and its location (repeatable; replaces the list)', collect)
+    .option('--clear-networks', 'remove every device network')
+    .option('--coordinates <name=lat,lon>', 'coordinates of a location (repeatable)', collect), 'dps', '--dps-connection-string')
+    .action(async (o: Record<string, unknown>, cmd: Command) => print(cmd, await allocation(target(o), kebab(o))));
 }

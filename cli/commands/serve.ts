@@ -2,11 +2,14 @@
  * @module cli/commands/serve
  * `opendps serve`: one process running the DPS endpoint and the built-in hub(s), state in the data directory.
  */
-import { parseArgs } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
 import { ConfigError, loadConfig, type RawOptions } from '../../src/config/config.js';
 import { ListenError } from '../../src/setup/listen.js';
 import { SetupError } from '../../src/setup/service-instance.js';
-import { startServer } from '../../src/server.js';
+import { startServer, type ConnectionInfo } from '../../src/server.js';
+import { envLines } from '../env.js';
 
 export const SERVE_HELP = `Usage: opendps serve [options]
 
@@ -26,8 +29,11 @@ Options (each also settable as an OPENDPS_* environment variable, or in a JSON f
   --ca-cert FILE        Use this CA (PEM) to sign server certificates instead of creating one
   --ca-key FILE         The CA's private key (PEM)
   --retry-after SEC     Seconds devices are told to wait before polling                        (default 1)
-  --throttle-registrations N  Registrations per minute per ID scope, 0 = off (Azure S1: 1000)   (default 1000)
-  --throttle-polls N    Status requests per device per 10 s, 0 = off (as Azure)                (default 5)
+  --throttle PRESET     dev: 100 status requests per device per 10 s, 1000 registrations/min (lets SDK test
+                        suites re-register one device many times in seconds) | azure: Azure's quotas (5 status
+                        requests per device per 10 s, 1000 registrations/min, S1) | off: no limits   (default dev)
+  --throttle-registrations N  Registrations per minute per ID scope, 0 = off (overrides the preset)
+  --throttle-polls N    Status requests per device per 10 s, 0 = off (overrides the preset)
   --location NAME       Where this node is, for geoLatency allocation (e.g. westeurope)
   --registration-lease SEC  How long one registration attempt owns the device's record; a node that stops
                         mid-registration blocks that device at most this long                    (default 60)
@@ -37,7 +43,19 @@ Options (each also settable as an OPENDPS_* environment variable, or in a JSON f
                         (default: the DPS bind address when it is a loopback address, else 127.0.0.1)
   --admin-port PORT     Port of the admin listener, 0 = off                                     (default 9464)
   --admin-token TOKEN   Bearer token the admin listener requires (16+ characters; prefer OPENDPS_ADMIN_TOKEN)
-  --config FILE         JSON config file (keys as in the Config type: dataDir, dps, hubs, tls, ...)
+  --config FILE         JSON config file (keys as in the Config type: dataDir, dps, hubs, tls, ...); unknown keys
+                        are refused
+
+Fixed credentials (CI; used on a fresh data directory, an existing one that differs is refused):
+  --id-scope SCOPE      The ID scope: '0ne' and 8 hex digits (e.g. 0ne0000CAFE)          (default: generated)
+  --service-key KEY     Primary key of the provisioningserviceowner policy, base64 of 32-64 bytes
+  --hub-key KEY[,KEY2]  Primary key of each built-in hub's iothubowner policy (one for all, or one per hub)
+  --print-env           Print 'export' lines (NODE_EXTRA_CA_CERTS, ID scope, provisioning host, connection strings)
+                        and exit 0: from the data directory's connection.json when it is set up, else after a first
+                        start that sets it up. Use: eval "$(opendps serve --print-env [same options])"
+
+  --debug               Print the stack trace of an unexpected failure
+  -h, --help            This help
 
 Environment only:
   OPENDPS_EXIT_WITH_PID=PID   stop when process PID is gone (for test runners and supervisors)
@@ -52,48 +70,61 @@ function watchParent(pid: string | undefined, stop: () => void): void {
   timer.unref();
 }
 
-export async function runServe(args: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        'data-dir': { type: 'string' }, store: { type: 'string' }, 'dps-host': { type: 'string' }, 'dps-bind': { type: 'string' },
-        'dps-port': { type: 'string' }, 'dps-mqtt-port': { type: 'string' }, 'dps-amqp-port': { type: 'string' }, 'hub-mqtt-port': { type: 'string' }, hubs: { type: 'string' }, 'hub-hosts': { type: 'string' }, 'hub-port': { type: 'string' },
-        'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' }, 'retry-after': { type: 'string' }, 'throttle-registrations': { type: 'string' }, 'throttle-polls': { type: 'string' }, location: { type: 'string' }, 'registration-lease': { type: 'string' }, 'log-level': { type: 'string' },
-        'log-format': { type: 'string' }, 'admin-bind': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-token': { type: 'string' },
-        config: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    process.stderr.write(`opendps serve: ${(err as Error).message}\n\n${SERVE_HELP}`);
-    return 2;
-  }
-  if (values.help) { process.stdout.write(SERVE_HELP); return 0; }
-  const flags: RawOptions = {
-    dataDir: values['data-dir'] as string, store: values.store as string, dpsHost: values['dps-host'] as string,
-    dpsBind: values['dps-bind'] as string, dpsPort: values['dps-port'] as string, dpsMqttPort: values['dps-mqtt-port'] as string, dpsAmqpPort: values['dps-amqp-port'] as string, hubMqttPort: values['hub-mqtt-port'] as string, hubs: values.hubs as string,
-    hubHosts: values['hub-hosts'] as string, hubPort: values['hub-port'] as string, caCert: values['ca-cert'] as string,
-    caKey: values['ca-key'] as string, retryAfter: values['retry-after'] as string, throttleRegistrations: values['throttle-registrations'] as string, throttlePolls: values['throttle-polls'] as string, location: values.location as string, registrationLease: values['registration-lease'] as string, logLevel: values['log-level'] as string,
-    config: values.config as string,
-    logFormat: values['log-format'] as string, adminBind: values['admin-bind'] as string, adminPort: values['admin-port'] as string, adminToken: values['admin-token'] as string,
-  };
+/** The flags, each as a commander option with a string value (loadConfig checks and converts them). */
+const FLAGS: Array<[flag: string, key: keyof RawOptions]> = [
+  ['data-dir', 'dataDir'], ['store', 'store'], ['dps-host', 'dpsHost'], ['dps-bind', 'dpsBind'], ['dps-port', 'dpsPort'],
+  ['dps-mqtt-port', 'dpsMqttPort'], ['dps-amqp-port', 'dpsAmqpPort'], ['hubs', 'hubs'], ['hub-hosts', 'hubHosts'],
+  ['hub-port', 'hubPort'], ['hub-mqtt-port', 'hubMqttPort'], ['ca-cert', 'caCert'], ['ca-key', 'caKey'],
+  ['retry-after', 'retryAfter'], ['throttle', 'throttle'], ['throttle-registrations', 'throttleRegistrations'],
+  ['throttle-polls', 'throttlePolls'], ['location', 'location'], ['registration-lease', 'registrationLease'],
+  ['log-level', 'logLevel'], ['log-format', 'logFormat'], ['admin-bind', 'adminBind'], ['admin-port', 'adminPort'],
+  ['admin-token', 'adminToken'], ['config', 'config'], ['id-scope', 'idScope'], ['service-key', 'serviceKey'], ['hub-key', 'hubKey'],
+];
+
+export function registerServe(program: Command): void {
+  const cmd = program.command('serve')
+    .description('Start the DPS endpoint and the built-in IoT hub(s)')
+    .configureHelp({ formatHelp: () => SERVE_HELP })
+    .option('--print-env', 'print export lines and exit');
+  for (const [flag] of FLAGS) cmd.option(`--${flag} <value>`);
+  cmd.action(async (opts: Record<string, string | boolean | undefined>) => {
+    const flags: RawOptions = {};
+    for (const [flag, key] of FLAGS) {
+      const v = opts[flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+      if (typeof v === 'string') flags[key] = v;
+    }
+    process.exitCode = await runServe(flags, { printEnv: !!opts.printEnv, debug: !!cmd.optsWithGlobals().debug });
+  });
+}
+
+export async function runServe(flags: RawOptions, opts: { printEnv?: boolean; debug?: boolean } = {}): Promise<number> {
   try {
     const config = loadConfig(flags);
+    if (opts.printEnv) {
+      const file = join(config.dataDir, 'connection.json');
+      if (existsSync(file)) {
+        process.stdout.write(envLines(JSON.parse(readFileSync(file, 'utf8')) as ConnectionInfo));
+        return 0;
+      }
+    }
     const server = await startServer(config);
     const c = server.connection;
+    if (opts.printEnv) {
+      await server.close();
+      process.stdout.write(envLines(c));
+      return 0;
+    }
     process.stdout.write([
       'OpenDPS is ready.',
       `  ID scope:                 ${c.idScope}`,
-      `  Provisioning host:        ${c.provisioningHost}`,
+      `  Provisioning host:        ${c.provisioningHost}${c.dpsPorts.https === 443 ? '' : ` (HTTPS port ${c.dpsPorts.https})`}`,
       `  Web console:              ${c.consoleUrl}`,
       `  Service connection string: ${c.serviceConnectionString}`,
       ...c.hubs.map((h) => `  Hub ${h.name}: ${h.hostName}\n    connection string:      ${h.connectionString}`),
       ...(c.adminUrl ? [`  Admin (metrics, health):  ${c.adminUrl}/metrics, /healthz, /readyz`] : []),
       `  CA certificate (trust it): ${c.caCertFile}`,
       `    e.g. export NODE_EXTRA_CA_CERTS=${c.caCertFile}`,
-      `  Details written to ${config.dataDir}/connection.json`,
+      `  Details written to ${config.dataDir}/connection.json (all SDK variables: opendps serve --print-env --data-dir ${config.dataDir})`,
       '',
     ].join('\n'));
     const stop = async (signal: string) => {
@@ -110,7 +141,9 @@ export async function runServe(args: string[]): Promise<number> {
       process.stderr.write(`opendps serve: ${err.message}\n`);
       return 1;
     }
-    process.stderr.write(`opendps serve: failed to start: ${(err as Error).stack ?? err}\n`);
+    const e = err as NodeJS.ErrnoException;
+    const sentence = e.code && e.path ? `cannot use ${e.path}: ${e.code}` : (e.message ?? String(err)).split('\n')[0];
+    process.stderr.write(`opendps serve: failed to start: ${sentence}${opts.debug ? `\n${e.stack ?? ''}` : ' (run with --debug for details)'}\n`);
     return 1;
   }
 }

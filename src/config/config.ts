@@ -22,6 +22,23 @@ const endpoint = z.object({
   mqttPort: port,
 });
 
+/** An ID scope shaped as Azure's and the generated ones: `0ne` and 8 hex digits. */
+export const idScopeSchema = z.string().regex(/^0ne[0-9A-Fa-f]{8}$/, "must be '0ne' followed by 8 hex digits (e.g. 0ne0000CAFE)");
+/** A shared access key: base64 of 32 to 64 bytes (Azure's keys are 32 bytes). */
+export const accessKeySchema = z.string().refine((k) => {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(k) || k.length % 4 !== 0) return false;
+  const n = Buffer.from(k, 'base64').length;
+  return n >= 32 && n <= 64;
+}, 'must be base64 of 32 to 64 bytes (e.g. from: openssl rand -base64 32)');
+
+/** Throttle presets: `dev` (default) lets SDK test suites re-register one device many times in seconds; `azure` is Azure's quotas; `off` disables both limits. */
+export const THROTTLE_PRESETS = {
+  dev: { registrationsPerMinute: 1000, devicePollsPerWindow: 100, devicePollWindowSeconds: 10 },
+  azure: { registrationsPerMinute: 1000, devicePollsPerWindow: 5, devicePollWindowSeconds: 10 },
+  off: { registrationsPerMinute: 0, devicePollsPerWindow: 0, devicePollWindowSeconds: 10 },
+} as const;
+export type ThrottlePreset = keyof typeof THROTTLE_PRESETS;
+
 export const configSchema = z.object({
   dataDir: z.string().min(1),
   store: z.string().regex(/^(sqlite:|memory:|postgres:\/\/|postgresql:\/\/)/, "must be 'sqlite:<file>', 'postgres://…' or 'memory:'"),
@@ -29,7 +46,15 @@ export const configSchema = z.object({
   /** `json` (one object per line, for collectors) or `pretty` (for a terminal). */
   logFormat: z.enum(['json', 'pretty']),
   dps: endpoint.extend({ amqpPort: port }), // AMQP over TLS (AMQP over WebSockets uses httpsPort)
-  hubs: z.array(endpoint.extend({ name: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and -') })).min(1),
+  hubs: z.array(endpoint.extend({
+    name: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and -'),
+    /** A fixed primary key for the hub's `iothubowner` policy (CI); generated on first start when left out. */
+    key: accessKeySchema.optional(),
+  })).min(1),
+  /** A fixed ID scope (CI); generated on first start when left out. An existing instance with another scope is refused. */
+  idScope: idScopeSchema.optional(),
+  /** A fixed primary key for the `provisioningserviceowner` policy (CI); generated on first start when left out. */
+  serviceKey: accessKeySchema.optional(),
   tls: z.object({ caCertFile: z.string().optional(), caKeyFile: z.string().optional() })
     .refine((t) => !!t.caCertFile === !!t.caKeyFile, 'caCertFile and caKeyFile go together'),
   retryAfterSeconds: z.number().int().min(0).max(60),
@@ -54,6 +79,23 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 export type EndpointConfig = z.infer<typeof endpoint>;
+
+// The JSON config file: the Config's keys, every one optional, unknown ones refused (a typo must not be ignored).
+// Values are checked by configSchema once merged with flags, environment and defaults.
+const n = z.number();
+const str = z.string();
+export const configFileSchema = z.object({
+  dataDir: str, store: str, logLevel: str, logFormat: str,
+  dps: z.object({ hostName: str, bindAddress: str, httpsPort: n, mqttPort: n, amqpPort: n }).partial().strict(),
+  hubs: z.array(z.object({ name: str, hostName: str, bindAddress: str, httpsPort: n, mqttPort: n, key: str }).partial().strict()),
+  tls: z.object({ caCertFile: str, caKeyFile: str }).partial().strict(),
+  retryAfterSeconds: n, allocationPolicy: str, location: str,
+  throttle: z.object({ preset: str, registrationsPerMinute: n, devicePollsPerWindow: n, devicePollWindowSeconds: n }).partial().strict(),
+  registrationLeaseSeconds: n,
+  admin: z.object({ bindAddress: str, port: n, token: str }).partial().strict(),
+  idScope: str, serviceKey: str,
+}).partial().strict();
+export type ConfigFile = z.infer<typeof configFileSchema>;
 
 export interface RawOptions {
   config?: string;
@@ -80,6 +122,12 @@ export interface RawOptions {
   adminBind?: string;
   adminPort?: string;
   adminToken?: string;
+  idScope?: string;
+  serviceKey?: string;
+  /** One key for every built-in hub, or one per hub separated by commas. */
+  hubKey?: string;
+  /** Throttle preset: dev | azure | off. */
+  throttle?: string;
 }
 
 const ENV: Record<keyof RawOptions, string> = {
@@ -90,7 +138,88 @@ const ENV: Record<keyof RawOptions, string> = {
   throttleRegistrations: 'OPENDPS_THROTTLE_REGISTRATIONS', location: 'OPENDPS_LOCATION', throttlePolls: 'OPENDPS_THROTTLE_POLLS',
   registrationLease: 'OPENDPS_REGISTRATION_LEASE',
   logFormat: 'OPENDPS_LOG_FORMAT', adminBind: 'OPENDPS_ADMIN_BIND', adminPort: 'OPENDPS_ADMIN_PORT', adminToken: 'OPENDPS_ADMIN_TOKEN',
+  idScope: 'OPENDPS_ID_SCOPE', serviceKey: 'OPENDPS_SERVICE_KEY', hubKey: 'OPENDPS_HUB_KEY', throttle: 'OPENDPS_THROTTLE',
 };
+
+/** Edit distance, for "did you mean" suggestions. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = t;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** The known key closest to `key`, when it is close enough to be a typo. */
+export function suggest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dd = distance(key.toLowerCase(), k.toLowerCase());
+    if (dd < bestD) { best = k; bestD = dd; }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+/** Reads and checks the JSON config file: a syntax error names the file, line and column; an unknown key its path. */
+export function readConfigFile(file: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`Invalid configuration: cannot read config file ${file}${code === 'ENOENT' ? ': no such file' : `: ${code ?? (err as Error).message}`}.`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    const msg = (err as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    let where = '';
+    if (pos) {
+      const before = text.slice(0, Number(pos[1]));
+      const line = before.split('\n').length;
+      where = ` at line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
+    }
+    throw new ConfigError(`Invalid configuration: config file ${file} is not valid JSON${where} (${msg.replace(/\s*in JSON at position \d+.*$/, '')}).`);
+  }
+  const parsed = configFileSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    const path = [...issue.path, key].join('.');
+    let shape: z.ZodTypeAny = configFileSchema;
+    for (const p of issue.path) {
+      while (shape instanceof z.ZodOptional || shape instanceof z.ZodArray) shape = shape instanceof z.ZodOptional ? shape.unwrap() : shape.element;
+      if (typeof p === 'string' && shape instanceof z.ZodObject) shape = (shape.shape as Record<string, z.ZodTypeAny>)[p]!;
+    }
+    while (shape instanceof z.ZodOptional || shape instanceof z.ZodArray) shape = shape instanceof z.ZodOptional ? shape.unwrap() : shape.element;
+    const known = shape instanceof z.ZodObject ? Object.keys(shape.shape as object) : [];
+    const hint = suggest(key, known);
+    throw new ConfigError(`Invalid configuration: config file ${file} has an unknown key '${path}'${hint ? ` (did you mean '${[...issue.path, hint].join('.')}'?)` : known.length ? ` (known keys here: ${known.join(', ')})` : ''}.`);
+  }
+  throw new ConfigError(`Invalid configuration: config file ${file}: '${issue.path.join('.')}' ${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}.`);
+}
+
+/** A file the server must read at start (CA certificate and key): refused at start, in one sentence, when unreadable. */
+function checkReadable(file: string | undefined, key: string, flag: string): void {
+  if (file === undefined) return;
+  try {
+    readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : code ?? 'unreadable';
+    throw new ConfigError(`Invalid configuration: '${key}' (${flag}) cannot read ${file}: ${why}.`);
+  }
+}
 
 /** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
 export function isLoopbackAddress(address: string): boolean {
@@ -115,18 +244,19 @@ function num(key: string, v: string | undefined): number | undefined {
 export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.env): Config {
   const pick = (k: keyof RawOptions): string | undefined => flags[k] ?? env[ENV[k]];
   const file = pick('config');
-  let fromFile: Partial<Config> = {};
-  if (file) {
-    try {
-      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Partial<Config>;
-    } catch (err) {
-      throw new ConfigError(`Invalid configuration: cannot read config file ${file}: ${(err as Error).message}`);
-    }
-  }
+  const fromFile: ConfigFile = file ? readConfigFile(file) : {};
   const dataDir = resolve(pick('dataDir') ?? fromFile.dataDir ?? '.opendps');
   const dpsHost = pick('dpsHost') ?? fromFile.dps?.hostName ?? '127.0.0.1';
   const hubHosts = pick('hubHosts')?.split(',').map((s) => s.trim()).filter(Boolean);
-  const hubCount = num('hubs', pick('hubs')) ?? hubHosts?.length ?? fromFile.hubs?.length ?? 1;
+  const hubsFlag = num('hubs', pick('hubs'));
+  if (hubsFlag !== undefined && hubHosts && hubHosts.length !== hubsFlag) {
+    throw new ConfigError(`Invalid configuration: --hubs ${hubsFlag} asks for ${hubsFlag} built-in hub${hubsFlag === 1 ? '' : 's'} but --hub-hosts names ${hubHosts.length} (${hubHosts.join(', ')}); give one host per hub, or leave --hubs out.`);
+  }
+  const hubCount = hubsFlag ?? hubHosts?.length ?? fromFile.hubs?.length ?? 1;
+  const hubKeys = pick('hubKey')?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (hubKeys && hubKeys.length !== 1 && hubKeys.length !== Math.floor(hubCount)) {
+    throw new ConfigError(`Invalid configuration: --hub-key gives ${hubKeys.length} keys for ${Math.floor(hubCount)} built-in hubs; give one key for every hub, or one per hub separated by commas.`);
+  }
   const hubPort = num('hubPort', pick('hubPort'));
   const hubMqttPort = num('hubMqttPort', pick('hubMqttPort'));
   const hubs = Array.from({ length: Math.max(0, Math.floor(hubCount)) }, (_, i) => {
@@ -138,10 +268,22 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       bindAddress: f?.bindAddress ?? (isIP(hostName) ? hostName : '127.0.0.1'),
       httpsPort: hubPort ?? f?.httpsPort ?? 443,
       mqttPort: hubMqttPort ?? f?.mqttPort ?? 8883,
+      ...((hubKeys?.[hubKeys.length === 1 ? 0 : i] ?? f?.key) !== undefined ? { key: hubKeys?.[hubKeys.length === 1 ? 0 : i] ?? f?.key } : {}),
     };
   });
   const dpsBind = pick('dpsBind') ?? fromFile.dps?.bindAddress ?? (isIP(dpsHost) ? dpsHost : '127.0.0.1');
   const adminToken = pick('adminToken') ?? fromFile.admin?.token;
+  const caCertFile = pick('caCert') ?? fromFile.tls?.caCertFile;
+  const caKeyFile = pick('caKey') ?? fromFile.tls?.caKeyFile;
+  checkReadable(caCertFile, 'tls.caCertFile', '--ca-cert');
+  checkReadable(caKeyFile, 'tls.caKeyFile', '--ca-key');
+  const presetName = pick('throttle') ?? fromFile.throttle?.preset ?? 'dev';
+  if (!(presetName in THROTTLE_PRESETS)) {
+    throw new ConfigError(`Invalid configuration: 'throttle.preset' must be one of ${Object.keys(THROTTLE_PRESETS).join(', ')} (got '${presetName}').`);
+  }
+  const preset = THROTTLE_PRESETS[presetName as ThrottlePreset];
+  const idScope = pick('idScope') ?? fromFile.idScope;
+  const serviceKey = pick('serviceKey') ?? fromFile.serviceKey;
   const candidate = {
     dataDir,
     store: pick('store') ?? fromFile.store ?? `sqlite:${resolve(dataDir, 'opendps.sqlite')}`,
@@ -155,14 +297,16 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       amqpPort: num('dpsAmqpPort', pick('dpsAmqpPort')) ?? fromFile.dps?.amqpPort ?? 5671,
     },
     hubs,
-    tls: { caCertFile: pick('caCert') ?? fromFile.tls?.caCertFile, caKeyFile: pick('caKey') ?? fromFile.tls?.caKeyFile },
+    tls: { caCertFile, caKeyFile },
+    ...(idScope !== undefined ? { idScope } : {}),
+    ...(serviceKey !== undefined ? { serviceKey } : {}),
     retryAfterSeconds: num('retryAfter', pick('retryAfter')) ?? fromFile.retryAfterSeconds ?? 1,
     allocationPolicy: fromFile.allocationPolicy ?? 'hashed',
     location: pick('location') ?? fromFile.location,
     throttle: {
-      registrationsPerMinute: num('throttleRegistrations', pick('throttleRegistrations')) ?? fromFile.throttle?.registrationsPerMinute ?? 1000,
-      devicePollsPerWindow: num('throttlePolls', pick('throttlePolls')) ?? fromFile.throttle?.devicePollsPerWindow ?? 5,
-      devicePollWindowSeconds: fromFile.throttle?.devicePollWindowSeconds ?? 10,
+      registrationsPerMinute: num('throttleRegistrations', pick('throttleRegistrations')) ?? fromFile.throttle?.registrationsPerMinute ?? preset.registrationsPerMinute,
+      devicePollsPerWindow: num('throttlePolls', pick('throttlePolls')) ?? fromFile.throttle?.devicePollsPerWindow ?? preset.devicePollsPerWindow,
+      devicePollWindowSeconds: fromFile.throttle?.devicePollWindowSeconds ?? preset.devicePollWindowSeconds,
     },
     registrationLeaseSeconds: num('registrationLeaseSeconds', pick('registrationLease')) ?? fromFile.registrationLeaseSeconds ?? 60,
     // loopback by default: beside a loopback DPS endpoint, else on 127.0.0.1 (metrics are not for the network)

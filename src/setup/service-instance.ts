@@ -22,6 +22,24 @@ export interface InstanceOptions {
   ca: { fingerprint: string; file: string };
   /** True when other nodes may share the store (PostgreSQL): then they must share the CA too. */
   sharedStore: boolean;
+  /** A fixed ID scope (CI: --id-scope): used on first start; an existing instance with another is refused. */
+  idScope?: string;
+  /** A fixed `provisioningserviceowner` primary key (CI: --service-key): same rule as idScope. */
+  serviceKey?: string;
+}
+
+/** A CI pipeline that fixed its credentials must get exactly those, or a clear refusal (never other values). */
+function checkFixed(existing: ServiceInstance, opts: InstanceOptions): void {
+  const where = opts.sharedStore ? 'the store' : 'the data directory';
+  if (opts.idScope !== undefined && existing.idScope.toLowerCase() !== opts.idScope.toLowerCase()) {
+    throw new SetupError(`${where} already holds ID scope ${existing.idScope}, not ${opts.idScope} (--id-scope); start with a fresh `
+      + `--data-dir (or --store) to use the fixed ID scope, or leave --id-scope out to keep the existing one.`);
+  }
+  const policy = existing.policies.find((p) => p.name === SERVICE_POLICY) ?? existing.policies[0];
+  if (opts.serviceKey !== undefined && policy?.primaryKey !== opts.serviceKey) {
+    throw new SetupError(`${where} already holds a ${SERVICE_POLICY} key other than --service-key; start with a fresh `
+      + `--data-dir (or --store) to use the fixed key, or leave --service-key out to keep the existing one.`);
+  }
 }
 
 /**
@@ -44,6 +62,7 @@ export async function ensureServiceInstance(store: Store, opts: InstanceOptions)
     const existing = await store.instances.get(INSTANCE_NAME);
     if (!existing) return createInstance(store, opts);
     checkCa(existing, opts);
+    checkFixed(existing, opts);
     if (existing.hostName === opts.hostName && existing.caFingerprint === opts.ca.fingerprint) return existing;
     // the host name follows the configuration; the CA fingerprint is recorded once (or follows a lone node). Compare-
     // and-set, so a concurrent settings update is never undone; on a conflict, read again and decide again.
@@ -57,12 +76,12 @@ async function createInstance(store: Store, opts: InstanceOptions): Promise<Serv
     caFingerprint: opts.ca.fingerprint,
     etag: cryptoIds.uuid(),
     name: INSTANCE_NAME,
-    idScope: newIdScope(),
+    idScope: opts.idScope ?? newIdScope(),
     hostName: opts.hostName,
     allocationPolicy: opts.allocationPolicy,
     policies: [{
       name: SERVICE_POLICY,
-      primaryKey: cryptoIds.randomKey(32),
+      primaryKey: opts.serviceKey ?? cryptoIds.randomKey(32),
       secondaryKey: cryptoIds.randomKey(32),
       rights: ['ServiceConfig', 'EnrollmentRead', 'EnrollmentWrite', 'RegistrationStatusRead', 'RegistrationStatusWrite'],
     }],
@@ -72,6 +91,7 @@ async function createInstance(store: Store, opts: InstanceOptions): Promise<Serv
   if (!(await store.instances.put(instance, null))) {
     const winner = (await store.instances.get(INSTANCE_NAME))!;
     checkCa(winner, opts);
+    checkFixed(winner, opts);
     return winner;
   }
   return instance;

@@ -64,7 +64,7 @@ function only(list: AttemptRecord[], operation: AttemptRecord['operation']): Att
 
 before(async () => {
   dataDir = testTmpDir('e2e-diagnostics');
-  server = await startServe(serveArgs(dataDir, DPS, [HUB]));
+  server = await startServe(serveArgs(dataDir, DPS, [HUB], ['--throttle', 'azure']));
   service = ProvisioningServiceClient.fromConnectionString(server.connection.serviceConnectionString);
   secrets.push(keyOf(server.connection.serviceConnectionString), keyOf(server.connection.hubs[0]!.connectionString));
   hook = createServer((_req, res) => { res.writeHead(500); res.end('webhook down'); });
@@ -133,7 +133,7 @@ test('an X.509 chain that reaches no group: one refused attempt that says so', a
   assert.match(a.reason!, /chain does not reach the signing certificate of any enrollment group/);
 });
 
-test('a throttled status lookup: one throttled attempt', async () => {
+test('a throttled status lookup (Azure quotas, --throttle azure): one throttled attempt', async () => {
   const key = await enroll('diag-throttle');
   const sas = createSas({ resource: `${server.connection.idScope}/registrations/diag-throttle`, key, keyName: 'registration', expiry: now() + 600 });
   const statuses: number[] = [];
@@ -201,14 +201,14 @@ test('usage: billable operations counted per day, survive a restart; status look
   const count = (t: Array<{ operation: string; count: number }>, op: string) => t.filter((x) => x.operation === op).reduce((n, x) => n + x.count, 0);
   // graceful stop flushes the meter; the totals are in the store
   await server.stop();
-  server = await startServe(serveArgs(dataDir, DPS, [HUB]));
+  server = await startServe(serveArgs(dataDir, DPS, [HUB], ['--throttle', 'azure']));
   const before = await usage();
   const key = await enroll('diag-usage'); // 1 service operation
   await registerWithKeyHttp(DPS, server.connection.idScope, 'diag-usage', key); // 1 registration (+ polls, free)
   const sas = createSas({ resource: `${server.connection.idScope}/registrations/diag-usage`, key, keyName: 'registration', expiry: now() + 600 });
   await rawRequest(DPS, 'POST', `/${server.connection.idScope}/registrations/diag-usage?api-version=2019-03-31`, { headers: { authorization: sas, 'content-type': 'application/json' }, body: '{}' }); // free
   await server.stop();
-  server = await startServe(serveArgs(dataDir, DPS, [HUB]));
+  server = await startServe(serveArgs(dataDir, DPS, [HUB], ['--throttle', 'azure']));
   const afterRestart = await usage();
   assert.equal(count(afterRestart, 'deviceRegistration') - count(before, 'deviceRegistration'), 1);
   assert.equal(count(afterRestart, 'serviceOperation') - count(before, 'serviceOperation'), 1);

@@ -27,7 +27,7 @@ let idScope: string;
 const open: RawDevice[] = [];
 
 before(async () => {
-  server = await startServe(serveArgs(testTmpDir('e2e-dps-mqtt-raw'), DPS, [HUB]));
+  server = await startServe(serveArgs(testTmpDir('e2e-dps-mqtt-raw'), DPS, [HUB], ['--throttle', 'azure']));
   idScope = server.connection.idScope;
   service = ProvisioningServiceClient.fromConnectionString(server.connection.serviceConnectionString);
   registry = Registry.fromConnectionString(server.connection.hubs[0]!.connectionString);

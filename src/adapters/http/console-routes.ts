@@ -92,7 +92,8 @@ async function serveFile(dir: string, segments: readonly string[]): Promise<Repl
 /** `/console`, `/console/x`, … up to 6 levels (the router matches whole segment counts). */
 export function consoleStaticRoutes(dir: string = CONSOLE_DIR): DpsRoute[] {
   const out: DpsRoute[] = [
-    open('GET', '/console', async (): Promise<Reply> => ({ status: 301, headers: { location: '/console/' } })),
+    // `/console` → `/console/` (the router ignores the trailing slash, so the URL itself is looked at)
+    open('GET', '/console', async (ctx: HttpContext): Promise<Reply> => (ctx.url.pathname.endsWith('/') ? serveFile(dir, []) : { status: 301, headers: { location: '/console/' } })),
   ];
   const names = ['a', 'b', 'c', 'd', 'e', 'f'];
   for (let depth = 1; depth <= names.length; depth++) {

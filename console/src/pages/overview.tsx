@@ -1,0 +1,123 @@
+/** Overview: ID scope, endpoints, connection strings (hidden until revealed), the CA, counts and the live feed. */
+import { useEffect, useState } from 'preact/hooks';
+import type { Api } from '../api';
+import { Dl, download, Empty, ErrorBox, Loading, Secret, when } from '../components';
+import { useLoad } from '../hooks';
+import { useApi } from '../session';
+import type { Attempt, ConsoleConnection } from '../types';
+import { readEvents } from '../api';
+
+const COUNT_PAGE = 1000;
+const COUNT_LIMIT = 20;
+
+/** Counts through the query API in pages of 1000, stopping at 20,000 ("20000+"). */
+async function count(api: Api, path: string, signal: AbortSignal): Promise<string> {
+  let n = 0;
+  let token: string | undefined;
+  for (let i = 0; i < COUNT_LIMIT; i++) {
+    if (signal.aborted) break;
+    const page = await api.query(path, COUNT_PAGE, token);
+    n += page.items.length;
+    token = page.continuation;
+    if (!token) return String(n);
+  }
+  return `${n}+`;
+}
+
+function Counts({ conn }: { conn: ConsoleConnection }) {
+  const api = useApi();
+  const counts = useLoad(async (signal) => {
+    const [enrollments, groups] = await Promise.all([count(api, '/enrollments/query', signal), count(api, '/enrollmentGroups/query', signal)]);
+    const hubs = await Promise.all(conn.hubs.map(async (h) => {
+      const devices = await api.get<unknown[]>(`/opendps/hubs/${encodeURIComponent(h.hostName)}/devices`).catch(() => undefined);
+      return [h.name, devices ? String(devices.length) : 'unreachable'] as [string, string];
+    }));
+    return { enrollments, groups, hubs };
+  }, [conn]);
+  if (counts.error) return <ErrorBox error={counts.error} retry={counts.reload} />;
+  if (!counts.data) return <Loading what="counts" />;
+  return (
+    <Dl rows={[
+      ['Individual enrollments', <span data-count="enrollments">{counts.data.enrollments}</span>],
+      ['Enrollment groups', <span data-count="groups">{counts.data.groups}</span>],
+      ...counts.data.hubs.map(([name, n]): [string, string] => [`Devices in hub ${name}`, n]),
+    ]} />
+  );
+}
+
+/** The live feed: `GET /opendps/diagnostics/stream` read with a signed fetch, newest first, at most 200 kept. */
+export function LiveFeed({ registrationId }: { registrationId?: string }) {
+  const api = useApi();
+  const [items, setItems] = useState<Attempt[]>([]);
+  const [state, setState] = useState<'connecting' | 'live' | Error>('connecting');
+  useEffect(() => {
+    const abort = new AbortController();
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const connect = async () => {
+      try {
+        const q = registrationId ? `?registrationId=${encodeURIComponent(registrationId)}` : '';
+        const res = await api.raw('GET', `/opendps/diagnostics/stream${q}`, { signal: abort.signal });
+        setState('live');
+        await readEvents(res, (event, data) => {
+          if (event === 'attempt') setItems((old) => [JSON.parse(data) as Attempt, ...old].slice(0, 200));
+        });
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        setState(err as Error);
+      }
+      if (!abort.signal.aborted) retry = setTimeout(() => void connect(), 3000); // reconnect after a drop
+    };
+    void connect();
+    return () => { abort.abort(); clearTimeout(retry); };
+  }, [api, registrationId]);
+  return (
+    <section class="feed" aria-label="Live feed">
+      <h2>Live feed <span class={`live-state ${state instanceof Error ? 'down' : state}`}>{state instanceof Error ? 'disconnected' : state}</span></h2>
+      {state instanceof Error && <ErrorBox error={state} />}
+      {items.length === 0 ? <Empty>No registration attempts yet. They appear here as devices connect.</Empty> : (
+        <table class="list">
+          <thead><tr><th>Time</th><th>Registration ID</th><th>Outcome</th><th>Protocol</th><th>Hub / reason</th></tr></thead>
+          <tbody>
+            {items.map((a) => (
+              <tr key={a.id} class={`attempt outcome-${a.outcome}`} data-registration-id={a.registrationId}>
+                <td>{when(a.time)}</td>
+                <td>{a.registrationId ?? '—'}</td>
+                <td><span class={`badge badge-${a.outcome}`}>{a.outcome}</span> {a.status}</td>
+                <td>{a.protocol} {a.operation}</td>
+                <td>{a.assignedHub ?? ''}{a.reason ? <span class="reason">{a.reason}</span> : null}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+export function Overview() {
+  const api = useApi();
+  const conn = useLoad(() => api.get<ConsoleConnection>('/opendps/console/connection'), [api]);
+  return (
+    <div class="page" data-page="overview">
+      <h1>Overview</h1>
+      {conn.error && <ErrorBox error={conn.error} retry={conn.reload} />}
+      {!conn.data && !conn.error && <Loading />}
+      {conn.data && (
+        <>
+          <section>
+            <Dl rows={[
+              ['ID scope', <code data-id-scope>{conn.data.idScope}</code>],
+              ['Provisioning host', conn.data.provisioningHost],
+              ...Object.entries(conn.data.endpoints).map(([k, v]): [string, string] => [`Endpoint (${k})`, v]),
+              ['Service connection string', <Secret value={api.credentials.connectionString} label="service connection string" />],
+              ...conn.data.hubs.map((h): [string, preact.ComponentChildren] => [`Hub ${h.name} (${h.hostName})`, <Secret value={h.connectionString} label={`hub ${h.name} connection string`} />]),
+              ['CA to trust', <button type="button" onClick={() => download('opendps-ca.pem', conn.data!.caCertPem)}>Download CA certificate</button>],
+            ]} />
+          </section>
+          <section><h2>Counts</h2><Counts conn={conn.data} /></section>
+        </>
+      )}
+      <LiveFeed />
+    </div>
+  );
+}
