@@ -54,3 +54,5 @@ export interface LinkedHub { hostName: string; connectionString: string; allocat
 export interface CertificateResource { name: string; etag: string; properties: { subject?: string; thumbprint?: string; isVerified?: boolean; certificate?: string; verificationCode?: string; expiry?: string; created?: string; updated?: string; [k: string]: unknown } }
 export interface HubDevice { deviceId: string; status?: string; connectionState?: string; lastActivityTime?: string; authentication?: { type?: string }; etag?: string; [k: string]: unknown }
 export interface HubTwin { deviceId: string; etag?: string; tags?: Record<string, unknown>; properties?: { desired?: Record<string, unknown>; reported?: Record<string, unknown> }; [k: string]: unknown }
+/** `GET /opendps/stats`. */
+export interface Stats { idScope: string; enrollments: number; groups: number; registrations: Record<string, number> }

@@ -29,22 +29,44 @@ function DeriveKey({ group }: { group: Enrollment }) {
   );
 }
 
+const STATUSES = ['assigned', 'assigning', 'failed', 'disabled', 'unassigned'] as const;
+
+/**
+ * A group's registration records, 50 a page (server-side continuation tokens). The status filter works on the page
+ * loaded: the DPS query API (`POST /registrations/{groupId}/query`) has no status filter.
+ */
 export function GroupRegistrations({ groupId }: { groupId: string }) {
   const api = useApi();
   const [tokens, setTokens] = useState<Array<string | undefined>>([undefined]);
   const [page, setPage] = useState(0);
+  const [status, setStatus] = useState('');
   const list = useLoad(() => api.query<Registration>(`/registrations/${encodeURIComponent(groupId)}/query`, 50, tokens[page]), [api, groupId, page]);
   if (list.error) return <ErrorBox error={list.error} retry={list.reload} />;
   if (list.loading) return <Loading what="registration records" />;
   if (!list.data?.items.length && page === 0) return <Empty>No device has registered through this group yet.</Empty>;
+  const items = list.data!.items;
+  const shown = status ? items.filter((r) => r.status === status) : items;
   return (
     <>
-      <table class="list" data-list="group-registrations">
-        <thead><tr><th>Registration ID</th><th>Status</th><th>Device ID</th><th>Hub</th><th>Updated</th></tr></thead>
-        <tbody>{list.data!.items.map((r) => (
-          <tr key={r.registrationId}><td><a href={`/console/registrations/${encodeURIComponent(r.registrationId)}`}>{r.registrationId}</a></td><td><Status value={r.status} /></td><td>{r.deviceId}</td><td>{r.assignedHub}</td><td>{when(r.lastUpdatedDateTimeUtc)}</td></tr>
-        ))}</tbody>
-      </table>
+      <div class="toolbar status-filter">
+        <label>Status{' '}
+          <select name="statusFilter" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+            <option value="">any</option>
+            {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
+          </select>
+        </label>
+        <span class="hint" data-filter-note>
+          The status filter applies to the page loaded (the API lists a group's records without one){status ? `: ${shown.length} of the ${items.length} records on this page.` : '.'}
+        </span>
+      </div>
+      {shown.length === 0 ? <Empty>No record with status {status} on this page.</Empty> : (
+        <table class="list" data-list="group-registrations">
+          <thead><tr><th>Registration ID</th><th>Status</th><th>Device ID</th><th>Hub</th><th>Updated</th></tr></thead>
+          <tbody>{shown.map((r) => (
+            <tr key={r.registrationId} data-registration-id={r.registrationId} data-status={r.status}><td><a href={`/console/registrations/${encodeURIComponent(r.registrationId)}`}>{r.registrationId}</a></td><td><Status value={r.status} /></td><td>{r.deviceId}</td><td>{r.assignedHub}</td><td>{when(r.lastUpdatedDateTimeUtc)}</td></tr>
+          ))}</tbody>
+        </table>
+      )}
       <Pager page={page} hasNext={!!list.data?.continuation} onPrev={() => setPage(Math.max(0, page - 1))} onNext={() => { setTokens((t) => [...t.slice(0, page + 1), list.data!.continuation]); setPage(page + 1); }} />
     </>
   );

@@ -1,47 +1,40 @@
 /** Overview: ID scope, endpoints, connection strings (hidden until revealed), the CA, counts and the live feed. */
 import { useEffect, useState } from 'preact/hooks';
-import type { Api } from '../api';
-import { Dl, download, Empty, ErrorBox, Loading, Secret, when } from '../components';
+import { Dl, download, Empty, ErrorBox, Loading, Secret, Status, when } from '../components';
 import { useLoad } from '../hooks';
 import { useApi } from '../session';
-import type { Attempt, ConsoleConnection } from '../types';
+import type { Attempt, ConsoleConnection, Stats } from '../types';
 import { readEvents } from '../api';
 
-const COUNT_PAGE = 1000;
-const COUNT_LIMIT = 20;
-
-/** Counts through the query API in pages of 1000, stopping at 20,000 ("20000+"). */
-async function count(api: Api, path: string, signal: AbortSignal): Promise<string> {
-  let n = 0;
-  let token: string | undefined;
-  for (let i = 0; i < COUNT_LIMIT; i++) {
-    if (signal.aborted) break;
-    const page = await api.query(path, COUNT_PAGE, token);
-    n += page.items.length;
-    token = page.continuation;
-    if (!token) return String(n);
-  }
-  return `${n}+`;
-}
-
+/** Counts from `GET /opendps/stats` (one store query each, fine at 100,000 enrollments), and each built-in hub's devices. */
 function Counts({ conn }: { conn: ConsoleConnection }) {
   const api = useApi();
-  const counts = useLoad(async (signal) => {
-    const [enrollments, groups] = await Promise.all([count(api, '/enrollments/query', signal), count(api, '/enrollmentGroups/query', signal)]);
-    const hubs = await Promise.all(conn.hubs.map(async (h) => {
-      const devices = await api.get<unknown[]>(`/opendps/hubs/${encodeURIComponent(h.hostName)}/devices`).catch(() => undefined);
-      return [h.name, devices ? String(devices.length) : 'unreachable'] as [string, string];
-    }));
-    return { enrollments, groups, hubs };
+  const counts = useLoad(async () => {
+    const [stats, hubs] = await Promise.all([
+      api.get<Stats>('/opendps/stats'),
+      Promise.all(conn.hubs.map(async (h) => {
+        const devices = await api.get<unknown[]>(`/opendps/hubs/${encodeURIComponent(h.hostName)}/devices`).catch(() => undefined);
+        return [h.name, devices ? String(devices.length) : 'unreachable'] as [string, string];
+      })),
+    ]);
+    return { stats, hubs };
   }, [conn]);
   if (counts.error) return <ErrorBox error={counts.error} retry={counts.reload} />;
   if (!counts.data) return <Loading what="counts" />;
+  const { stats, hubs } = counts.data;
+  const statuses = Object.entries(stats.registrations).sort(([a], [b]) => a.localeCompare(b));
+  const registered = statuses.reduce((sum, [, n]) => sum + n, 0);
   return (
-    <Dl rows={[
-      ['Individual enrollments', <span data-count="enrollments">{counts.data.enrollments}</span>],
-      ['Enrollment groups', <span data-count="groups">{counts.data.groups}</span>],
-      ...counts.data.hubs.map(([name, n]): [string, string] => [`Devices in hub ${name}`, n]),
-    ]} />
+    <>
+      <Dl rows={[
+        ['Individual enrollments', <span data-count="enrollments">{stats.enrollments}</span>],
+        ['Enrollment groups', <span data-count="groups">{stats.groups}</span>],
+        ['Registration records', <span data-count="registrations">{registered}</span>],
+        ...statuses.map(([status, n]): [string, preact.ComponentChildren] => [`Registrations: ${status}`, <span data-count={`registrations-${status}`}><Status value={status} /> {n}</span>]),
+        ...hubs.map(([name, n]): [string, string] => [`Devices in hub ${name}`, n]),
+      ]} />
+      <button type="button" class="link" onClick={counts.reload}>Refresh counts</button>
+    </>
   );
 }
 

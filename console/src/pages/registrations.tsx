@@ -1,4 +1,7 @@
-/** Registration records: look up by registration ID, or list a group's with a status filter; details; delete. */
+/**
+ * Registration records: look up by registration ID, or list a group's with a status filter (over the page loaded: the
+ * DPS query API filters by group only); details; delete.
+ */
 import { useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
 import { Dl, ErrorBox, Json, Loading, Status, when } from '../components';
@@ -58,8 +61,8 @@ export function Registrations() {
       {id && reg.error && <ErrorBox error={reg.error} />}
       {reg.data && <RegistrationDetails reg={reg.data} onDeleted={() => route('/console/registrations')} />}
       {reg.data && <><h2>Recent attempts</h2><Attempts registrationId={reg.data.registrationId} /></>}
-      {shownGroup && <><h2>Group {shownGroup}</h2><GroupRegistrations groupId={shownGroup} /></>}
-      {!id && !shownGroup && <p class="state empty">Find a record by registration ID, or list the records of an enrollment group.</p>}
+      {shownGroup && <><h2>Group {shownGroup}</h2><GroupRegistrations key={shownGroup} groupId={shownGroup} /></>}
+      {!id && !shownGroup && <p class="state empty">Find a record by registration ID, or list the records of an enrollment group and filter them by status.</p>}
     </div>
   );
 }

@@ -8,6 +8,7 @@
  * - `GET /opendps/diagnostics/stream?registrationId=&outcome=` → `text/event-stream`: one `attempt` event per new
  *   record, from every node (it follows the shared store), a `: keep-alive` comment every 15 s
  * - `GET /opendps/usage?from=YYYY-MM-DD&to=YYYY-MM-DD` → 200 `{ idScope, totals: UsageTotal[] }`
+ * - `GET /opendps/stats` → 200 `{ idScope, enrollments, groups, registrations: { [status]: n } }`
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttemptRecord } from '../../core/model.js';
@@ -63,4 +64,5 @@ export const diagnosticsRoutes: readonly DpsRoute[] = [
   service('GET', '/opendps/usage', async (ctx) => json(200, {
     idScope: ctx.idScope, totals: await ctx.core.diagnostics.usage(ctx.idScope, { from: param(ctx, 'from'), to: param(ctx, 'to') }),
   })),
+  service('GET', '/opendps/stats', async (ctx) => json(200, { idScope: ctx.idScope, ...await ctx.core.diagnostics.counts(ctx.idScope) })),
 ];

@@ -1,7 +1,8 @@
 /**
  * @module core/diagnostics/diagnostics-ops
  * Service API (OpenDPS extension, docs/diagnostics.md): the attempt records of an ID scope — newest first, by
- * registration ID, outcome and time window, paged with continuation tokens — and the daily usage totals.
+ * registration ID, outcome and time window, paged with continuation tokens — the daily usage totals, and the counts
+ * of enrollments, groups and registration records by status.
  */
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
@@ -26,6 +27,14 @@ function isoOf(value: string | undefined, name: string): string | undefined {
   const t = Date.parse(value);
   if (Number.isNaN(t)) throw new DpsError('InvalidField', `Invalid field '${name}': an ISO 8601 date and time, e.g. 2026-01-01T00:00:00Z.`);
   return new Date(t).toISOString();
+}
+
+/** `GET /opendps/stats`: one cheap store query each (the store's StatsStore). */
+export interface Counts {
+  enrollments: number;
+  groups: number;
+  /** Registration records by status (`assigned`, `assigning`, `failed`, `disabled`, …); statuses with none are left out. */
+  registrations: Record<string, number>;
 }
 
 export function createDiagnosticsOps(deps: CoreDeps) {
@@ -53,5 +62,12 @@ export function createDiagnosticsOps(deps: CoreDeps) {
     return deps.store.usage.list(idScope, range);
   }
 
-  return { listAttempts, usage };
+  async function counts(idScope: string): Promise<Counts> {
+    const c = await deps.store.stats.counts(idScope);
+    const registrations: Record<string, number> = {};
+    for (const [status, n] of Object.entries(c.registrations)) if (n > 0) registrations[status] = n;
+    return { enrollments: c.enrollments, groups: c.groups, registrations };
+  }
+
+  return { listAttempts, usage, counts };
 }
