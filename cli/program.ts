@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerCert } from './commands/cert.js';
 import { registerCertificate } from './commands/ca-cert.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerConnectionString } from './commands/connection-string.js';
 import { registerRegistration, registerUsage } from './commands/diagnostics.js';
 import { registerEnrollment } from './commands/enrollment.js';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerConnectionString(program);
   registerHub(program);
   registerUsage(program);
+  registerCompletion(program);
   return program;
 }
 
