@@ -38,7 +38,7 @@ function Counts({ conn }: { conn: ConsoleConnection }) {
   );
 }
 
-/** The live feed: `GET /opendps/diagnostics/stream` read with a signed fetch, newest first, at most 200 kept. */
+/** The live feed: the last 20 attempts, then `GET /opendps/diagnostics/stream` read with a signed fetch; newest first, at most 200 kept. */
 export function LiveFeed({ registrationId }: { registrationId?: string }) {
   const api = useApi();
   const [items, setItems] = useState<Attempt[]>([]);
@@ -46,13 +46,21 @@ export function LiveFeed({ registrationId }: { registrationId?: string }) {
   useEffect(() => {
     const abort = new AbortController();
     let retry: ReturnType<typeof setTimeout> | undefined;
+    const q = registrationId ? `?registrationId=${encodeURIComponent(registrationId)}` : '';
+    // new attempts first, without duplicates (the stream looks back a few seconds, and the seed may overlap it)
+    const add = (fresh: Attempt[]) => setItems((old) => {
+      const seen = new Set(old.map((a) => a.id));
+      return [...fresh.filter((a) => !seen.has(a.id)), ...old].sort((x, y) => (x.id < y.id ? 1 : -1)).slice(0, 200);
+    });
+    // seed with the most recent attempts, so an operator who opens the console sees what just happened
+    void api.get<Attempt[]>(`/opendps/diagnostics/attempts${q}`, { headers: { 'x-ms-max-item-count': '20' }, signal: abort.signal })
+      .then((recent) => add(recent ?? []), () => undefined);
     const connect = async () => {
       try {
-        const q = registrationId ? `?registrationId=${encodeURIComponent(registrationId)}` : '';
         const res = await api.raw('GET', `/opendps/diagnostics/stream${q}`, { signal: abort.signal });
         setState('live');
         await readEvents(res, (event, data) => {
-          if (event === 'attempt') setItems((old) => [JSON.parse(data) as Attempt, ...old].slice(0, 200));
+          if (event === 'attempt') add([JSON.parse(data) as Attempt]);
         });
       } catch (err) {
         if (abort.signal.aborted) return;
