@@ -121,13 +121,33 @@ function bulkResultOf(body: string): HubBulkResult | undefined {
   }
 }
 
+/** A keep-alive connection the hub had closed when we reused it (see httpsSend). */
+class StaleSocketError extends Error {
+  constructor(cause: Error) { super(cause.message, { cause }); }
+}
+
 export function createIotHubRestConnector(opts: IotHubRestConnectorOptions = {}): IotHubRestConnector {
   const clock = opts.clock ?? systemClock;
   const logger = (opts.logger ?? noopLogger).child({ component: 'hub-connector' });
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const agent = new Agent({ keepAlive: true, ...(opts.ca !== undefined ? { ca: [...rootCertificates, opts.ca] } : {}) });
 
-  function httpsSend(hub: HubTarget, { method, path, headers, body }: HubRequest): Promise<HubResponse> {
+  /**
+   * One request. A request sent on a reused keep-alive connection that the hub closed just then (its idle timeout
+   * raced our reuse) fails with ECONNRESET before the hub read it; it is sent again once, on a new connection — the
+   * retry Node documents for `request.reusedSocket`. Any other failure is reported as it is.
+   */
+  async function httpsSend(hub: HubTarget, req: HubRequest): Promise<HubResponse> {
+    try {
+      return await httpsSendOnce(hub, req);
+    } catch (err) {
+      if (!(err instanceof StaleSocketError)) throw err;
+      logger.debug('hub call retried on a new connection (the reused one was closed by the hub)', { hubHostName: hub.hostName, method: req.method });
+      return httpsSendOnce(hub, req);
+    }
+  }
+
+  function httpsSendOnce(hub: HubTarget, { method, path, headers, body }: HubRequest): Promise<HubResponse> {
     return new Promise<HubResponse>((resolve, reject) => {
       const fail = (message: string, code: string, cause?: unknown) =>
         reject(new HubConnectorError(message, 0, code, hub.hostName, { cause }));
@@ -153,7 +173,11 @@ export function createIotHubRestConnector(opts: IotHubRestConnectorOptions = {})
         },
       );
       req.setTimeout(timeoutMs, () => req.destroy(new HubConnectorError(`The hub did not answer within ${timeoutMs} ms`, 0, 'Timeout', hub.hostName)));
-      req.on('error', (err) => (err instanceof HubConnectorError ? reject(err) : fail(`The hub could not be reached: ${err.message}`, 'NetworkError', err)));
+      req.on('error', (err) => {
+        if (err instanceof HubConnectorError) return reject(err);
+        if (req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') return reject(new StaleSocketError(err));
+        fail(`The hub could not be reached: ${err.message}`, 'NetworkError', err);
+      });
       req.end(body);
     });
   }
