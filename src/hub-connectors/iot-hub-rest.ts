@@ -14,7 +14,7 @@
  */
 import { Agent, request } from 'node:https';
 import { isIP } from 'node:net';
-import { checkServerIdentity, rootCertificates } from 'node:tls';
+import { checkServerIdentity, createSecureContext, rootCertificates } from 'node:tls';
 import { systemClock, nowSeconds, type Clock } from '../common/clock.js';
 import { noopLogger, type Logger } from '../common/logger.js';
 import { createSas, parseConnectionString } from '../common/sas.js';
@@ -130,7 +130,10 @@ export function createIotHubRestConnector(opts: IotHubRestConnectorOptions = {})
   const clock = opts.clock ?? systemClock;
   const logger = (opts.logger ?? noopLogger).child({ component: 'hub-connector' });
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const agent = new Agent({ keepAlive: true, ...(opts.ca !== undefined ? { ca: [...rootCertificates, opts.ca] } : {}) });
+  // one TLS context for every connection: with a `ca` option instead, the agent serializes the whole CA list into its
+  // pool key on every request and builds a new context per connection (a fifth of the CPU of a registration, profiled)
+  const secureContext = opts.ca !== undefined ? createSecureContext({ ca: [...rootCertificates, opts.ca] }) : undefined;
+  const agent = new Agent({ keepAlive: true, ...(secureContext ? { secureContext } : {}) });
 
   /**
    * One request. A request sent on a reused keep-alive connection that the hub closed just then (its idle timeout

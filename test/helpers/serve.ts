@@ -33,7 +33,9 @@ export function serveArgs(dataDir: string, dpsHost: string, hubHosts: string[], 
 
 /** Runs the CLI with tsx; resolves when it prints that it is ready (or rejects with its output when it exits). */
 export async function startServe(args: string[], opts: { timeoutMs?: number } = {}): Promise<ServeHandle> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'main.ts'), ...args], {
+  // OPENDPS_PROFILE_DIR=dir: the server writes a V8 CPU profile there when it stops (benchmarks; --cpu-prof)
+  const profile = process.env.OPENDPS_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OPENDPS_PROFILE_DIR}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, 'cli', 'main.ts'), ...args], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENDPS_EXIT_WITH_PID: String(process.pid) },
   });
   process.once('exit', () => child.kill('SIGKILL'));

@@ -16,7 +16,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import type { WebhookClient, WebhookResponse } from '../../core/ports.js';
 
 export interface HttpWebhookClientOptions {
@@ -35,7 +35,8 @@ export function isLoopbackHost(host: string): boolean {
 
 export function createHttpWebhookClient(opts: HttpWebhookClientOptions = {}): WebhookClient {
   const maxBodyBytes = opts.maxBodyBytes ?? 256 * 1024;
-  const ca = opts.ca !== undefined ? [...rootCertificates, opts.ca] : undefined;
+  // one TLS context for every call (a `ca` option would build one per connection from the whole CA list)
+  const secureContext = opts.ca !== undefined ? createSecureContext({ ca: [...rootCertificates, opts.ca] }) : undefined;
   return {
     postJson(url, body, { timeoutMs, trackingId }): Promise<WebhookResponse> {
       let target: URL;
@@ -62,7 +63,7 @@ export function createHttpWebhookClient(opts: HttpWebhookClientOptions = {}): We
         const req = request(target, {
           method: 'POST',
           agent: false,
-          ...(secure && ca ? { ca } : {}),
+          ...(secure && secureContext ? { secureContext } : {}),
           headers: {
             'content-type': 'application/json; charset=utf-8',
             'content-length': String(payload.length),
