@@ -23,6 +23,7 @@ import { defaultCoreSettings } from './core/deps.js';
 import { createCore, type Core } from './core/operations.js';
 import { createAttemptRecorder } from './diagnostics/attempt-recorder.js';
 import { withAttemptRecords } from './diagnostics/recording-core.js';
+import { logRefusals } from './diagnostics/refusal-log.js';
 import { createUsageMeter } from './diagnostics/usage-meter.js';
 import type { Store } from './core/ports.js';
 import { createHub, type Hub } from './hub/hub.js';
@@ -126,6 +127,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const meter = createUsageMeter({ store: store.usage, logger });
     recorder.onRecord((a) => meter.countAttempt(a));
     recorder.onRecord(metrics.observeAttempt); // Prometheus counters per attempt (observability/metrics.ts)
+    recorder.onRecord(logRefusals(logger)); // refused registrations at info, with their reason class
     cleanups.push(async () => { await recorder.close(); await meter.close(); });
     const core = withAttemptRecords(createCore({
       store, hubs: instrumentHubConnector(createCorePortConnector(rest), metrics), clock, logger, ids: cryptoIds,

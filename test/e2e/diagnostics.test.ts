@@ -187,6 +187,10 @@ test('a successful registration reads as such, `opendps registration diagnose` p
   // the log lines (JSON, one per line); the start-up banner prints the connection strings on purpose, as Azurite does
   const logLines = (server.stdout() + server.stderr()).split('\n').filter((l) => l.startsWith('{')).join('\n');
   assert.ok(logLines.length > 1000, 'the server logged at debug level');
+  const refused = logLines.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l.msg === 'registration refused' && l.registrationId === 'diag-wrong-key');
+  assert.equal(refused?.level, 'info', 'a refused registration is logged at info');
+  assert.equal(refused?.reasonClass, 'credentials');
   const text = all.text + logLines;
   assert.ok(all.json.length >= 10);
   for (const s of secrets) {

@@ -162,7 +162,6 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
     await persistRecord(deps, idScope, { ...record, ...kept, status: 'disabled' }, previous);
     const e = attested.enrollment;
     const which = e.kind === 'group' ? `enrollment group '${e.record.enrollmentGroupId}'` : `individual enrollment '${e.record.registrationId}'`;
-    log.info('registration refused: enrollment disabled');
     throw new DpsError('Disabled', undefined, { reason: `${which} is disabled` });
   }
 
