@@ -1,7 +1,9 @@
 /**
  * Benchmark: symmetric-key group registrations over the HTTPS device API (register + one poll each) against a real
  * `opendps serve` with the SQLite store and one built-in hub, on loopback 127.0.20.x. Prints figures; asserts nothing.
- * Run: node --import tsx bench/register-https.ts [count=300] [concurrency=16]   (needs root for port 443)
+ * Run: node --import tsx bench/register-https.ts [count=300] [concurrency=16] [keepalive|new]   (needs root for port 443)
+ * `new`: every request opens its own TLS connection (closer to real devices, which connect anew; the limit-server
+ * comparison of issue 14 is still to be built).
  */
 import { Agent, request } from 'node:https';
 import { createSas, deriveDeviceKey, parseConnectionString } from '../src/common/sas.js';
@@ -11,7 +13,8 @@ const count = Number(process.argv[2] ?? 300);
 const concurrency = Number(process.argv[3] ?? 16);
 const DPS = '127.0.20.1';
 const { server, ca } = await startBenchServer('bench', DPS, ['127.0.20.2'], ['--throttle-registrations', '0']);
-const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca });
+const fresh = process.argv[4] === 'new';
+const agent = new Agent({ keepAlive: !fresh, maxSockets: concurrency, ca });
 
 function call(method: string, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
@@ -53,7 +56,7 @@ await Promise.all(Array.from({ length: concurrency }, worker));
 const seconds = (performance.now() - started) / 1000;
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(1);
-console.log(`registrations: ${count} (concurrency ${concurrency}), failures: ${failures}`);
+console.log(`registrations: ${count} (concurrency ${concurrency}, ${fresh ? 'a new TLS connection per request' : 'keep-alive connections'}), failures: ${failures}`);
 console.log(`throughput: ${(count / seconds).toFixed(1)} registrations/s (${(count / seconds * 60).toFixed(0)}/min; Azure DPS S1 unit: 1000/min)`);
 console.log(`latency register+poll ms: p50 ${pct(0.5)}, p95 ${pct(0.95)}, p99 ${pct(0.99)}, max ${latencies[latencies.length - 1]!.toFixed(1)}`);
 agent.destroy();
