@@ -15,6 +15,7 @@ import { createDpsHttpHandler } from './adapters/http/dps-http-handler.js';
 import { createDpsMqttHandler } from './adapters/mqtt/dps-mqtt-handler.js';
 import { createDpsAmqpHandler } from './adapters/amqp/dps-amqp-handler.js';
 import { attachWebSocket, createTlsListener } from './transport/tls-listener.js';
+import { createForwardedHttpServer, createForwardedStreamServer, createTlsWorkers } from './transport/tls-workers.js';
 import { systemClock } from './common/clock.js';
 import { cryptoIds } from './common/ids.js';
 import { createJsonLogger, type Logger } from './common/logger.js';
@@ -27,15 +28,17 @@ import { logRefusals } from './diagnostics/refusal-log.js';
 import { createUsageMeter } from './diagnostics/usage-meter.js';
 import type { Store } from './core/ports.js';
 import { createHub, type Hub } from './hub/hub.js';
-import { createHubHttpHandler } from './hub/http/handler.js';
+import { createHubHttpHandler, createHubInProcessSend } from './hub/http/handler.js';
 import { createHubMqttEndpoint } from './hub/mqtt/device-endpoint.js';
 import { createCorePortConnector } from './hub-connectors/core-port.js';
 import { createIotHubRestConnector } from './hub-connectors/iot-hub-rest.js';
+import { localHubRouter, type LocalHub } from './hub-connectors/in-process.js';
 import { createHttpWebhookClient } from './adapters/webhook/http-webhook-client.js';
 import { loadOrCreateHubState, hubConnectionString } from './setup/hub-state.js';
-import { closeServer, listen } from './setup/listen.js';
+import { closeServer, listen, listenOnPath } from './setup/listen.js';
 import { ensureServiceInstance, INSTANCE_NAME, serviceConnectionString } from './setup/service-instance.js';
 import { createMemoryStore } from './storage/memory/store.js';
+import { withReadCache } from './storage/read-cache.js';
 import { createMemoryHubStore } from './storage/memory/hub-store.js';
 import { createSqliteHubStore } from './storage/sqlite/hub-store.js';
 import { createPostgresStore } from './storage/postgres/store.js';
@@ -104,7 +107,10 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
 
     // 2. stores
     const opened = openStores(config);
-    const store = instrumentStore(opened.store, metrics); // every repository call timed (observability/decorators.ts)
+    // instances, linked hubs and symmetric-key groups read from memory (storage/read-cache.ts): until this node writes
+    // them on a store of its own; for at most 1 s on a store other nodes write too
+    const cached = withReadCache(opened.store, { ttlMs: isSharedStore(config) ? 1000 : Infinity });
+    const store = instrumentStore(cached, metrics); // every repository call timed (observability/decorators.ts)
     const hubStore = opened.hubStore;
     await store.init();
     cleanups.push(() => store.close());
@@ -119,7 +125,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     });
 
     // 4. the provisioning core, reaching hubs through their REST API
-    const rest = createIotHubRestConnector({ ca: ca.certPem, logger, clock });
+    // built-in hubs of this node are reached in-process (same REST API and checks, no TLS round trip); filled in step 5
+    const localHubs: LocalHub[] = [];
+    const rest = createIotHubRestConnector({ ca: ca.certPem, logger, clock, local: localHubRouter(localHubs) });
     cleanups.push(async () => rest.close?.());
     // diagnostics (src/diagnostics): one attempt record per device request, written to the store in batches, and
     // operations metering (billable registrations and service operations, daily totals in the store)
@@ -144,8 +152,10 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       const state = loadOrCreateHubState(config.dataDir, h.name, h.key);
       const hub = createHub({ store: hubStore, hubName: h.hostName, clock, logger: logger.child({ hub: h.name }) });
       hubs.set(h.hostName, hub);
-      const tls = serverCertFor(config.dataDir, ca, `hub-${h.name}`, h.hostName);
+      const tls = serverCertFor(config.dataDir, ca, `hub-${h.name}`, h.hostName, config.tls.serverKeyType);
       const handler = createHubHttpHandler({ hub, hostName: h.hostName, policies: state.policies, clock, logger });
+      localHubs.push({ hostName: h.hostName, address: h.bindAddress, port: h.httpsPort, policies: state.policies,
+        send: createHubInProcessSend({ hub, hostName: h.hostName, policies: state.policies, clock, logger }) });
       // client certificates requested (X.509 devices over MQTT-WS), never required: SAS clients send none
       const server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler(req, res));
       await listen(server, `built-in hub ${h.name} (HTTPS)`, h.bindAddress, h.httpsPort);
@@ -165,31 +175,54 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     }
 
     // 6. the DPS endpoint: device API and service API over HTTPS
-    const dpsTls = serverCertFor(config.dataDir, ca, 'dps', config.dps.hostName);
+    const dpsTls = serverCertFor(config.dataDir, ca, 'dps', config.dps.hostName, config.tls.serverKeyType);
     const dpsHandler = createDpsHttpHandler({
       core, logger, instanceName: INSTANCE_NAME, clock, ids: cryptoIds, onServiceOperation: (idScope) => meter.count(idScope, 'serviceOperation', clock.now()), console: consoleOptions(config, hubInfo, ca.certPem) });
-    // X.509 devices authenticate with a TLS client certificate: ask for one, never reject at the TLS layer (trust is
-    // decided per enrollment in the core), and resume no sessions, so every request carries its full chain
-    const dpsServer = createHttpsServer({
-      cert: dpsTls.certPem, key: dpsTls.keyPem, requestCert: true, rejectUnauthorized: false, secureOptions: tlsConstants.SSL_OP_NO_TICKET,
-    }, (req, res) => void dpsHandler(req, res));
-    await listen(dpsServer, 'the DPS endpoint (HTTPS)', config.dps.bindAddress, config.dps.httpsPort);
-    servers.push(dpsServer);
-    trackConnections(dpsServer, 'dps-https', metrics);
-    // device API over MQTT and AMQP: TLS listeners, and one WebSocket upgrade handler (by subprotocol) on HTTPS
-    // adapters get tracking IDs and the clock from here, as the core does (never from the core itself)
+    // device API over MQTT and AMQP; adapters get tracking IDs and the clock from here, as the core does
     const dpsMqtt = createDpsMqttHandler({ core, logger, clock, ids: cryptoIds });
     const dpsAmqp = createDpsAmqpHandler({ core, logger, clock, ids: cryptoIds });
-    const detachDpsWs = attachWebSocket(dpsServer, { mqtt: dpsMqtt, AMQPWSB10: dpsAmqp }, { fallback: 'mqtt' });
-    cleanups.push(async () => detachDpsWs());
-    const dpsMqttServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsMqtt);
-    await listen(dpsMqttServer, 'the DPS endpoint (MQTT over TLS)', config.dps.bindAddress, config.dps.mqttPort);
-    servers.push(dpsMqttServer);
-    trackConnections(dpsMqttServer, 'dps-mqtt', metrics);
-    const dpsAmqpServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsAmqp);
-    await listen(dpsAmqpServer, 'the DPS endpoint (AMQP over TLS)', config.dps.bindAddress, config.dps.amqpPort);
-    servers.push(dpsAmqpServer);
-    trackConnections(dpsAmqpServer, 'dps-amqp', metrics);
+    if (config.workers > 0) {
+      // TLS in worker processes (transport/tls-workers.ts); this node gets plaintext on internal listeners
+      const workers = createTlsWorkers({ count: config.workers, logger, settings: {
+        certFile: join(config.dataDir, 'tls', 'dps.pem'), keyFile: join(config.dataDir, 'tls', 'dps.key.pem'),
+        bindAddress: config.dps.bindAddress, httpsPort: config.dps.httpsPort, mqttPort: config.dps.mqttPort, amqpPort: config.dps.amqpPort,
+      } });
+      cleanups.push(() => workers.close());
+      const internalHttp = createForwardedHttpServer((req, res) => void dpsHandler(req, res));
+      const detachDpsWs = attachWebSocket(internalHttp, { mqtt: dpsMqtt, AMQPWSB10: dpsAmqp }, { fallback: 'mqtt' });
+      cleanups.push(async () => detachDpsWs());
+      for (const [server, what, path] of [
+        [internalHttp, 'HTTP from the TLS workers', workers.sockets.https],
+        [createForwardedStreamServer(dpsMqtt), 'MQTT from the TLS workers', workers.sockets.mqtt],
+        [createForwardedStreamServer(dpsAmqp), 'AMQP from the TLS workers', workers.sockets.amqp],
+      ] as const) {
+        await listenOnPath(server, what, path);
+        servers.push(server);
+      }
+      trackConnections(servers[servers.length - 2]!, 'dps-mqtt', metrics);
+      trackConnections(servers[servers.length - 1]!, 'dps-amqp', metrics);
+      await workers.start();
+    } else {
+      // X.509 devices authenticate with a TLS client certificate: ask for one, never reject at the TLS layer (trust is
+      // decided per enrollment in the core), and resume no sessions, so every request carries its full chain
+      const dpsServer = createHttpsServer({
+        cert: dpsTls.certPem, key: dpsTls.keyPem, requestCert: true, rejectUnauthorized: false, secureOptions: tlsConstants.SSL_OP_NO_TICKET,
+      }, (req, res) => void dpsHandler(req, res));
+      await listen(dpsServer, 'the DPS endpoint (HTTPS)', config.dps.bindAddress, config.dps.httpsPort);
+      servers.push(dpsServer);
+      trackConnections(dpsServer, 'dps-https', metrics);
+      // MQTT and AMQP: TLS listeners, and one WebSocket upgrade handler (by subprotocol) on HTTPS
+      const detachDpsWs = attachWebSocket(dpsServer, { mqtt: dpsMqtt, AMQPWSB10: dpsAmqp }, { fallback: 'mqtt' });
+      cleanups.push(async () => detachDpsWs());
+      const dpsMqttServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsMqtt);
+      await listen(dpsMqttServer, 'the DPS endpoint (MQTT over TLS)', config.dps.bindAddress, config.dps.mqttPort);
+      servers.push(dpsMqttServer);
+      trackConnections(dpsMqttServer, 'dps-mqtt', metrics);
+      const dpsAmqpServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsAmqp);
+      await listen(dpsAmqpServer, 'the DPS endpoint (AMQP over TLS)', config.dps.bindAddress, config.dps.amqpPort);
+      servers.push(dpsAmqpServer);
+      trackConnections(dpsAmqpServer, 'dps-amqp', metrics);
+    }
 
     // 7. housekeeping: finished operations are kept for a day; expired TPM challenges go; attempt records are kept
     //    within their retention (docs/diagnostics.md)

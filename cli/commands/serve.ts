@@ -28,6 +28,8 @@ Options (each also settable as an OPENDPS_* environment variable, or in a JSON f
   --hub-mqtt-port PORT  Hub MQTT-over-TLS port for devices                                      (default 8883)
   --ca-cert FILE        Use this CA (PEM) to sign server certificates instead of creating one
   --ca-key FILE         The CA's private key (PEM)
+  --tls-key-type TYPE   Key of the endpoints' server certificates: ecdsa (P-256; a TLS handshake costs a fraction of
+                        an RSA one, every official SDK accepts it) | rsa (2048)                (default ecdsa)
   --retry-after SEC     Seconds devices are told to wait before polling                        (default 1)
   --throttle PRESET     dev: 100 status requests per device per 10 s, 1000 registrations/min (lets SDK test
                         suites re-register one device many times in seconds) | azure: Azure's quotas (5 status
@@ -37,6 +39,10 @@ Options (each also settable as an OPENDPS_* environment variable, or in a JSON f
   --location NAME       Where this node is, for geoLatency allocation (e.g. westeurope)
   --registration-lease SEC  How long one registration attempt owns the device's record; a node that stops
                         mid-registration blocks that device at most this long                    (default 60)
+  --max-bulk-items N    Items one bulk enrollment call may carry; Azure DPS takes 10. More (e.g. 1000) lets
+                        'opendps enrollment import' load large files faster (1-10000)               (default 10)
+  --workers N           TLS worker processes for the DPS endpoint (handshakes and encryption on more cores; the
+                        node itself stays one process). 0 = none; e.g. the number of cores        (default 0)
   --log-level LEVEL     debug | info | warn | error                                             (default info)
   --log-format FORMAT   json (one JSON object per line on stderr) | pretty (for a terminal)   (default json)
   --admin-bind ADDR     Address of the admin listener (/metrics, /healthz, /readyz)
@@ -74,9 +80,10 @@ function watchParent(pid: string | undefined, stop: () => void): void {
 const FLAGS: Array<[flag: string, key: keyof RawOptions]> = [
   ['data-dir', 'dataDir'], ['store', 'store'], ['dps-host', 'dpsHost'], ['dps-bind', 'dpsBind'], ['dps-port', 'dpsPort'],
   ['dps-mqtt-port', 'dpsMqttPort'], ['dps-amqp-port', 'dpsAmqpPort'], ['hubs', 'hubs'], ['hub-hosts', 'hubHosts'],
-  ['hub-port', 'hubPort'], ['hub-mqtt-port', 'hubMqttPort'], ['ca-cert', 'caCert'], ['ca-key', 'caKey'],
+  ['hub-port', 'hubPort'], ['hub-mqtt-port', 'hubMqttPort'], ['ca-cert', 'caCert'], ['ca-key', 'caKey'], ['tls-key-type', 'tlsKeyType'],
   ['retry-after', 'retryAfter'], ['throttle', 'throttle'], ['throttle-registrations', 'throttleRegistrations'],
   ['throttle-polls', 'throttlePolls'], ['location', 'location'], ['registration-lease', 'registrationLease'],
+  ['max-bulk-items', 'maxBulkItems'], ['workers', 'workers'],
   ['log-level', 'logLevel'], ['log-format', 'logFormat'], ['admin-bind', 'adminBind'], ['admin-port', 'adminPort'],
   ['admin-token', 'adminToken'], ['config', 'config'], ['id-scope', 'idScope'], ['service-key', 'serviceKey'], ['hub-key', 'hubKey'],
 ];

@@ -55,7 +55,11 @@ export const configSchema = z.object({
   idScope: idScopeSchema.optional(),
   /** A fixed primary key for the `provisioningserviceowner` policy (CI); generated on first start when left out. */
   serviceKey: accessKeySchema.optional(),
-  tls: z.object({ caCertFile: z.string().optional(), caKeyFile: z.string().optional() })
+  tls: z.object({
+    caCertFile: z.string().optional(), caKeyFile: z.string().optional(),
+    /** The key of the server certificates this node issues for its endpoints (tls/local-ca.ts): ecdsa (P-256) or rsa (2048). */
+    serverKeyType: z.enum(['ecdsa', 'rsa']),
+  })
     .refine((t) => !!t.caCertFile === !!t.caKeyFile, 'caCertFile and caKeyFile go together'),
   retryAfterSeconds: z.number().int().min(0).max(60),
   allocationPolicy: z.enum(['hashed', 'geoLatency', 'static', 'custom']),
@@ -68,6 +72,17 @@ export const configSchema = z.object({
   }),
   /** How long a registration attempt owns the device's record (core/registration/claim.ts); see the README's scale-out section. */
   registrationLeaseSeconds: z.number().int().min(1).max(3600),
+  /**
+   * Items one bulk enrollment call may carry (`POST /enrollments`, `/enrollmentGroups`). Azure DPS takes 10, the
+   * default; more lets `opendps enrollment import` load large files faster (docs/scale.md). A call's body stays
+   * within the service API's 1 MB, so past a few thousand items the body limit is the bound.
+   */
+  maxBulkItems: z.number().int().min(1).max(10_000),
+  /**
+   * TLS worker processes for the DPS endpoint (transport/tls-workers.ts): 0 = this process terminates TLS itself.
+   * The node stays one process for everything else.
+   */
+  workers: z.number().int().min(0).max(64),
   /** The admin listener (/metrics, /healthz, /readyz; src/admin): its own address and port; port 0 = off. */
   admin: z.object({
     bindAddress: z.string().min(1).regex(/^[A-Za-z0-9.-]+$|^\[?[0-9a-fA-F:.]+\]?$/, 'must be a host name or IP address'),
@@ -88,10 +103,10 @@ export const configFileSchema = z.object({
   dataDir: str, store: str, logLevel: str, logFormat: str,
   dps: z.object({ hostName: str, bindAddress: str, httpsPort: n, mqttPort: n, amqpPort: n }).partial().strict(),
   hubs: z.array(z.object({ name: str, hostName: str, bindAddress: str, httpsPort: n, mqttPort: n, key: str }).partial().strict()),
-  tls: z.object({ caCertFile: str, caKeyFile: str }).partial().strict(),
+  tls: z.object({ caCertFile: str, caKeyFile: str, serverKeyType: str }).partial().strict(),
   retryAfterSeconds: n, allocationPolicy: str, location: str,
   throttle: z.object({ preset: str, registrationsPerMinute: n, devicePollsPerWindow: n, devicePollWindowSeconds: n }).partial().strict(),
-  registrationLeaseSeconds: n,
+  registrationLeaseSeconds: n, maxBulkItems: n, workers: n,
   admin: z.object({ bindAddress: str, port: n, token: str }).partial().strict(),
   idScope: str, serviceKey: str,
 }).partial().strict();
@@ -113,11 +128,14 @@ export interface RawOptions {
   hubMqttPort?: string;
   caCert?: string;
   caKey?: string;
+  tlsKeyType?: string;
+  workers?: string;
   retryAfter?: string;
   throttleRegistrations?: string;
   location?: string;
   throttlePolls?: string;
   registrationLease?: string;
+  maxBulkItems?: string;
   logFormat?: string;
   adminBind?: string;
   adminPort?: string;
@@ -134,9 +152,9 @@ const ENV: Record<keyof RawOptions, string> = {
   config: 'OPENDPS_CONFIG', dataDir: 'OPENDPS_DATA_DIR', store: 'OPENDPS_STORE', logLevel: 'OPENDPS_LOG_LEVEL',
   dpsHost: 'OPENDPS_DPS_HOST', dpsBind: 'OPENDPS_DPS_BIND', dpsPort: 'OPENDPS_DPS_PORT', dpsMqttPort: 'OPENDPS_DPS_MQTT_PORT', dpsAmqpPort: 'OPENDPS_DPS_AMQP_PORT',
   hubs: 'OPENDPS_HUBS', hubHosts: 'OPENDPS_HUB_HOSTS', hubPort: 'OPENDPS_HUB_PORT', hubMqttPort: 'OPENDPS_HUB_MQTT_PORT',
-  caCert: 'OPENDPS_CA_CERT', caKey: 'OPENDPS_CA_KEY', retryAfter: 'OPENDPS_RETRY_AFTER',
+  caCert: 'OPENDPS_CA_CERT', caKey: 'OPENDPS_CA_KEY', tlsKeyType: 'OPENDPS_TLS_KEY_TYPE', workers: 'OPENDPS_WORKERS', retryAfter: 'OPENDPS_RETRY_AFTER',
   throttleRegistrations: 'OPENDPS_THROTTLE_REGISTRATIONS', location: 'OPENDPS_LOCATION', throttlePolls: 'OPENDPS_THROTTLE_POLLS',
-  registrationLease: 'OPENDPS_REGISTRATION_LEASE',
+  registrationLease: 'OPENDPS_REGISTRATION_LEASE', maxBulkItems: 'OPENDPS_MAX_BULK_ITEMS',
   logFormat: 'OPENDPS_LOG_FORMAT', adminBind: 'OPENDPS_ADMIN_BIND', adminPort: 'OPENDPS_ADMIN_PORT', adminToken: 'OPENDPS_ADMIN_TOKEN',
   idScope: 'OPENDPS_ID_SCOPE', serviceKey: 'OPENDPS_SERVICE_KEY', hubKey: 'OPENDPS_HUB_KEY', throttle: 'OPENDPS_THROTTLE',
 };
@@ -297,7 +315,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       amqpPort: num('dpsAmqpPort', pick('dpsAmqpPort')) ?? fromFile.dps?.amqpPort ?? 5671,
     },
     hubs,
-    tls: { caCertFile, caKeyFile },
+    tls: { caCertFile, caKeyFile, serverKeyType: pick('tlsKeyType') ?? fromFile.tls?.serverKeyType ?? 'ecdsa' },
     ...(idScope !== undefined ? { idScope } : {}),
     ...(serviceKey !== undefined ? { serviceKey } : {}),
     retryAfterSeconds: num('retryAfter', pick('retryAfter')) ?? fromFile.retryAfterSeconds ?? 1,
@@ -309,6 +327,8 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       devicePollWindowSeconds: fromFile.throttle?.devicePollWindowSeconds ?? preset.devicePollWindowSeconds,
     },
     registrationLeaseSeconds: num('registrationLeaseSeconds', pick('registrationLease')) ?? fromFile.registrationLeaseSeconds ?? 60,
+    maxBulkItems: num('maxBulkItems', pick('maxBulkItems')) ?? fromFile.maxBulkItems ?? 10,
+    workers: num('workers', pick('workers')) ?? fromFile.workers ?? 0,
     // loopback by default: beside a loopback DPS endpoint, else on 127.0.0.1 (metrics are not for the network)
     admin: {
       ...fromFile.admin,

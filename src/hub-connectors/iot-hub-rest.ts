@@ -39,6 +39,11 @@ export interface IotHubRestConnectorOptions {
    * pass an in-process hub here; it sees exactly the requests an HTTPS hub would.
    */
   readonly send?: HubSend;
+  /**
+   * Hubs of this process, reached without TLS or HTTP (hub-connectors/in-process.ts): a sender for a target that is
+   * one, else undefined. Every other target goes over HTTPS.
+   */
+  readonly local?: (hub: HubTarget) => HubSend | undefined;
 }
 
 /** One request as the connector sends it: method, path with query, headers (Authorization included), JSON body. */
@@ -184,7 +189,9 @@ export function createIotHubRestConnector(opts: IotHubRestConnectorOptions = {})
       req.end(body);
     });
   }
-  const send = opts.send ?? httpsSend;
+  const remote = opts.send ?? httpsSend;
+  const local = opts.local;
+  const send: HubSend = local ? (hub, req) => (local(hub) ?? remote)(hub, req) : remote;
 
   async function call(hub: HubTarget, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<HubResponse> {
     const { keyName, key } = credentialsOf(hub);

@@ -37,6 +37,17 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
+/** Listens on a Unix socket path (internal listeners, transport/tls-workers.ts); closed like the others. */
+export function listenOnPath(server: Server, what: string, path: string): Promise<void> {
+  const open = new Set<Socket>();
+  sockets.set(server, open);
+  server.on('connection', (s: Socket) => { open.add(s); s.once('close', () => open.delete(s)); });
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(`Cannot listen on ${path} for ${what}: ${err.code ?? err.message}`)));
+    server.listen(path, () => resolve());
+  });
+}
+
 export function listen(server: Server, what: string, address: string, port: number): Promise<void> {
   const open = new Set<Socket>();
   sockets.set(server, open);

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createCa, issueServerCert, type CertKeyPair } from './local-ca.js';
+import { createCa, issueServerCert, type CertKeyPair, type KeyType } from './local-ca.js';
 
 export interface CaFiles extends CertKeyPair {
   certFile: string;
@@ -34,11 +34,12 @@ function sanOf(host: string): string {
   return isIP(host) ? `IP Address:${host}` : `DNS:${host}`;
 }
 
-function stillGood(certPem: string, caPem: string, host: string): boolean {
+function stillGood(certPem: string, caPem: string, host: string, keyType: KeyType): boolean {
   try {
     const cert = new X509Certificate(certPem);
     const thirtyDays = 30 * 24 * 3600 * 1000;
     return cert.checkIssued(new X509Certificate(caPem))
+      && cert.publicKey.asymmetricKeyType === (keyType === 'ecdsa' ? 'ec' : 'rsa')
       && (cert.subjectAltName ?? '').split(', ').includes(sanOf(host))
       && new Date(cert.validTo).getTime() - Date.now() > thirtyDays;
   } catch {
@@ -46,17 +47,20 @@ function stillGood(certPem: string, caPem: string, host: string): boolean {
   }
 }
 
-/** The server certificate for `host` (a DNS name or an IP address), issued by `ca`. */
-export function serverCertFor(dataDir: string, ca: CaFiles, name: string, host: string): CertKeyPair {
+/**
+ * The server certificate for `host` (a DNS name or an IP address), issued by `ca` with a `keyType` key; re-issued
+ * when the names, the CA or the key type differ, or it nears expiry.
+ */
+export function serverCertFor(dataDir: string, ca: CaFiles, name: string, host: string, keyType: KeyType = 'ecdsa'): CertKeyPair {
   const dir = join(dataDir, 'tls');
   mkdirSync(dir, { recursive: true });
   const certFile = join(dir, `${name}.pem`);
   const keyFile = join(dir, `${name}.key.pem`);
   if (existsSync(certFile) && existsSync(keyFile)) {
     const pair = { certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') };
-    if (stillGood(pair.certPem, ca.certPem, host)) return pair;
+    if (stillGood(pair.certPem, ca.certPem, host, keyType)) return pair;
   }
-  const pair = issueServerCert(ca, isIP(host) ? { ips: [host] } : { dns: [host] });
+  const pair = issueServerCert(ca, isIP(host) ? { ips: [host] } : { dns: [host] }, 825, keyType);
   writeFileSync(keyFile, pair.keyPem, { mode: 0o600 });
   writeFileSync(certFile, pair.certPem);
   return pair;

@@ -9,7 +9,7 @@
  * createTlsListener({ cert, key }, amqpHandler);                          // amqps://host:5671
  * attachWebSocket(httpsServer, { mqtt: mqttHandler, AMQPWSB10: amqpHandler }); // one upgrade handler for both
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
@@ -35,7 +35,7 @@ export function createTlsListener(tls: { cert: string; key: string }, onConnecti
  * A client that offers none of them goes to `fallback` when given (no subprotocol is echoed), else gets 400.
  * Other paths are refused with 404. Returns a function that detaches and closes every WebSocket.
  */
-export function attachWebSocket(server: HttpsServer, handlers: Record<string, ConnectionHandler>, opts: { fallback?: string } = {}): () => void {
+export function attachWebSocket(server: HttpsServer | HttpServer, handlers: Record<string, ConnectionHandler>, opts: { fallback?: string } = {}): () => void {
   const pick = (offered: Iterable<string>): string | undefined => {
     for (const p of offered) if (Object.hasOwn(handlers, p)) return p;
     return undefined;

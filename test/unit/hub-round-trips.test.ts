@@ -6,8 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import { cryptoIds } from '../../src/common/ids.js';
 import { noopLogger } from '../../src/common/logger.js';
 import { createSas } from '../../src/common/sas.js';
@@ -16,7 +14,8 @@ import type { LinkedHub } from '../../src/core/model.js';
 import { createCore } from '../../src/core/operations.js';
 import { createCorePortConnector } from '../../src/hub-connectors/core-port.js';
 import { createIotHubRestConnector, type HubSend } from '../../src/hub-connectors/iot-hub-rest.js';
-import { createHubHttpHandler } from '../../src/hub/http/handler.js';
+import { createHubInProcessSend } from '../../src/hub/http/handler.js';
+import { localHubRouter } from '../../src/hub-connectors/in-process.js';
 import { createHub } from '../../src/hub/hub.js';
 import { createMemoryHubStore } from '../../src/storage/memory/hub-store.js';
 import { createMemoryStore } from '../../src/storage/memory/store.js';
@@ -29,32 +28,21 @@ const K1 = Buffer.alloc(32, 1).toString('base64');
 const K2 = Buffer.alloc(32, 2).toString('base64');
 const TWIN = { tags: { site: 'b43' }, properties: { desired: { interval: 30 } } };
 
-/** The built-in hub's REST handler as the connector's transport; every request is recorded as `METHOD /path`. */
+/**
+ * The built-in hub reached in-process, as src/server.ts reaches its own hubs (hub-connectors/in-process.ts →
+ * `createHubInProcessSend`); every request is recorded as `METHOD /path`.
+ */
 function inProcessHub() {
   const hub = createHub({ store: createMemoryHubStore(), hubName: HOST });
-  const handler = createHubHttpHandler({ hub, hostName: HOST, policies: [{ name: 'iothubowner', primaryKey: POLICY_KEY, secondaryKey: POLICY_KEY }] });
+  const policies = [{ name: 'iothubowner', primaryKey: POLICY_KEY, secondaryKey: POLICY_KEY }];
+  const inProcess = createHubInProcessSend({ hub, hostName: HOST, policies });
   const requests: string[] = [];
-  const send: HubSend = async (_target, r) => {
+  const send = async (r: Parameters<HubSend>[1]) => {
     requests.push(`${r.method} ${r.path.split('?')[0]}`);
-    const req = Object.assign(Readable.from(r.body ? [r.body] : []), {
-      method: r.method, url: r.path, headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v])),
-    }) as unknown as IncomingMessage;
-    const out = { status: 0, body: '', errorCode: undefined as string | undefined };
-    const res = {
-      headersSent: false,
-      writeHead(this: { headersSent: boolean }, status: number, headers: Record<string, string | number>) {
-        out.status = status;
-        const code = Object.entries(headers).find(([k]) => k.toLowerCase() === 'iothub-errorcode');
-        out.errorCode = code ? String(code[1]) : undefined;
-        this.headersSent = true;
-      },
-      end(body?: Buffer) { out.body = body ? body.toString('utf8') : ''; },
-      destroy() {},
-    } as unknown as ServerResponse;
-    await handler(req, res);
-    return out;
+    return inProcess(r);
   };
-  return { hub, requests, rest: createIotHubRestConnector({ send }) };
+  const local = localHubRouter([{ hostName: HOST, address: HOST, port: 443, policies, send }]);
+  return { hub, requests, rest: createIotHubRestConnector({ local, send: async () => { throw new Error('not in-process'); } }) };
 }
 
 async function setup() {
@@ -169,4 +157,34 @@ test('connector: a bulk failure other than DeviceAlreadyExists is an error namin
   const { rest } = inProcessHub();
   await assert.rejects(rest.createDeviceWithTwin(HUB, { deviceId: 'bad', authentication: { type: 'sas', symmetricKey: { primaryKey: 'not-base64!', secondaryKey: '' } } }, {}),
     (err: Error & { status?: number; code?: string }) => err.status === 400 && err.code === 'ArgumentInvalid' && /createDeviceWithTwin/.test(err.message));
+});
+
+test('only a target that is this process\'s hub in every respect is reached in-process: host name, address, port and a key it holds', () => {
+  const policies = [{ name: 'iothubowner', primaryKey: POLICY_KEY, secondaryKey: K1 }];
+  const send = async () => ({ status: 200, body: '{}' });
+  const route = localHubRouter([{ hostName: HOST, address: '127.0.9.2', port: 443, policies, send }]);
+  const cs = (key: string, name = 'iothubowner') => `HostName=${HOST};SharedAccessKeyName=${name};SharedAccessKey=${key}`;
+  assert.ok(route({ hostName: HOST.toUpperCase(), connectionString: cs(POLICY_KEY), address: '127.0.9.2' }), 'same hub (host names compare case-insensitively)');
+  assert.ok(route({ hostName: HOST, connectionString: cs(K1), address: '127.0.9.2', port: 443 }), 'the secondary key');
+  assert.equal(route({ hostName: HOST, connectionString: cs(K2), address: '127.0.9.2' }), undefined, 'a key the hub does not hold goes over HTTPS (and gets its 401)');
+  assert.equal(route({ hostName: HOST, connectionString: cs(POLICY_KEY, 'other'), address: '127.0.9.2' }), undefined, 'unknown policy');
+  assert.equal(route({ hostName: HOST, connectionString: cs(POLICY_KEY), address: '127.0.9.3' }), undefined, 'another node\'s hub of the same name');
+  assert.equal(route({ hostName: HOST, connectionString: cs(POLICY_KEY), address: '127.0.9.2', port: 8443 }), undefined, 'another port');
+  assert.equal(route({ hostName: 'other.local', connectionString: cs(POLICY_KEY), address: '127.0.9.2' }), undefined, 'another host name');
+  assert.equal(route({ hostName: HOST, connectionString: 'garbage', address: '127.0.9.2' }), undefined, 'a malformed string is reported by the REST path');
+});
+
+test('the in-process path answers as the HTTPS listener does: the same 401 for a bad token, the same error body for a missing device', async () => {
+  const hub = createHub({ store: createMemoryHubStore(), hubName: HOST });
+  const send = createHubInProcessSend({ hub, hostName: HOST, policies: [{ name: 'iothubowner', primaryKey: POLICY_KEY, secondaryKey: POLICY_KEY }] });
+  const bad = await send({ method: 'GET', path: '/devices/x?api-version=2021-04-12', headers: { Authorization: 'SharedAccessSignature sr=x&sig=y&se=1&skn=iothubowner' } });
+  assert.equal(bad.status, 401);
+  assert.equal(bad.errorCode, 'IotHubUnauthorizedAccess');
+  const token = createSas({ resource: HOST, key: POLICY_KEY, keyName: 'iothubowner', expiry: Math.floor(Date.now() / 1000) + 60 });
+  const missing = await send({ method: 'GET', path: '/devices/nope?api-version=2021-04-12', headers: { Authorization: token } });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.errorCode, 'DeviceNotFound');
+  assert.match(JSON.parse(missing.body).Message, /^ErrorCode:DeviceNotFound;/);
+  const badJson = await send({ method: 'PUT', path: '/devices/d1?api-version=2021-04-12', headers: { Authorization: token, 'Content-Type': 'application/json' }, body: Buffer.from('{nope') });
+  assert.equal(badJson.status, 400);
 });

@@ -9,7 +9,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import { readBody } from '../../transport/http/body.js';
-import { peerCertificateChain } from '../../transport/tls-peer.js';
+import { requestPeer } from '../../transport/tls-peer.js';
 import { operationAnswer } from '../../device-api/answer.js';
 import { parseDevicePayload, payloadTooLarge } from '../../device-api/payload.js';
 import { pollOperation, register, registrationStatus, type DeviceCall } from '../../device-api/requests.js';
@@ -19,9 +19,10 @@ import { device, type DpsRoute, type RouteParams } from './route.js';
 
 /** The device a request speaks for: the path, the Authorization SAS or the TLS client certificate chain. */
 function callOf(ctx: HttpContext, p: RouteParams): DeviceCall {
+  const peer = requestPeer(ctx.req);
   return {
     idScope: p.idScope!, registrationId: p.registrationId!, sas: header(ctx, 'authorization'),
-    clientCertificates: peerCertificateChain(ctx.req.socket as TLSSocket), clientAddress: ctx.req.socket?.remoteAddress,
+    clientCertificates: peer.chain, clientAddress: peer.remoteAddress,
     transport: 'https', trackingId: ctx.trackingId,
   };
 }

@@ -84,7 +84,7 @@ export function createLinkedHubOps(deps: CoreDeps) {
 
   async function list(idScope: string): Promise<LinkedHubView[]> {
     const hubs = await deps.store.linkedHubs.list(idScope);
-    return hubs.sort((a, b) => a.hostName.localeCompare(b.hostName)).map(toView);
+    return [...hubs].sort((a, b) => a.hostName.localeCompare(b.hostName)).map(toView);
   }
 
   async function get(idScope: string, hostName: string): Promise<LinkedHubView> {

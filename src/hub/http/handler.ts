@@ -8,9 +8,10 @@
  * const handler = createHubHttpHandler({ hub, hostName: 'hub1.local', policies: [{ name: 'iothubowner', primaryKey, secondaryKey }] });
  * https.createServer({ cert, key }, handler).listen(443, '127.0.9.1');
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../../common/clock.js';
-import { readJson } from '../../transport/http/body.js';
+import { parseJsonBody, readJson } from '../../transport/http/body.js';
+import type { Reply } from '../../transport/http/reply.js';
 import { exchange } from '../../transport/http/exchange.js';
 import { createRouter } from '../../transport/http/router.js';
 import { noopLogger, type Logger } from '../../common/logger.js';
@@ -35,31 +36,89 @@ export interface HubHttpHandlerOptions {
 
 export type HubHttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-export function createHubHttpHandler(opts: HubHttpHandlerOptions): HubHttpHandler {
+/** One request to the hub REST API as the in-process path carries it (hub-connectors' `HubRequest`). */
+export interface InProcessHubRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: Buffer;
+}
+
+/** Its answer: what an HTTPS client of the hub would read (status, JSON text, `iothub-errorcode`). */
+export interface InProcessHubResponse {
+  readonly status: number;
+  readonly body: string;
+  readonly errorCode?: string;
+}
+
+/** What both entries share: authenticate (service SAS) → route → run, and the one error translation point. */
+function createRunner(opts: HubHttpHandlerOptions) {
   if (opts.policies.length === 0) throw new Error('createHubHttpHandler: at least one shared access policy is required');
   const clock = opts.clock ?? systemClock;
   const baseLogger = (opts.logger ?? noopLogger).child({ component: 'hub-http', hub: opts.hub.hubName });
-  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const authenticate = createServiceAuthenticator({ hostNames: [opts.hostName, ...(opts.aliases ?? [])], policies: opts.policies, clock });
   const match = createRouter(hubRoutes, hubRouterErrors);
+  return {
+    maxBody: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    start(method: string) {
+      const trackingId = newTrackingId();
+      const logger = baseLogger.child({ trackingId });
+      const started = Date.now();
+      const seen = { operation: 'unknown', policy: undefined as string | undefined };
+      return {
+        async run(rawUrl: string, headers: IncomingHttpHeaders, body: () => Promise<unknown>): Promise<Reply> {
+          const url = new URL(rawUrl, 'https://hub.invalid');
+          seen.policy = authenticate(headers.authorization, url.pathname).policyName;
+          const { route, params } = match(method, url.pathname);
+          seen.operation = route.operation;
+          return route.handle({ hub: opts.hub, params, headers, query: url.searchParams, body });
+        },
+        fail: (err: unknown): Reply => hubErrorReply(err, { trackingId, now: clock.now(), logger: logger.child({ method, operation: seen.operation }) }),
+        done: (status: number) => logger.debug('hub request', { method, operation: seen.operation, status, policy: seen.policy, ms: Date.now() - started }),
+      };
+    },
+  };
+}
 
+export function createHubHttpHandler(opts: HubHttpHandlerOptions): HubHttpHandler {
+  const runner = createRunner(opts);
   return async (req, res) => {
-    const started = Date.now();
-    const trackingId = newTrackingId();
-    const logger = baseLogger.child({ trackingId });
     const method = (req.method ?? 'GET').toUpperCase();
-    let operation = 'unknown';
-    let policy: string | undefined;
+    const one = runner.start(method);
     let answered = false;
     const status = await exchange(req, res, async () => {
-      const url = new URL(req.url ?? '/', 'https://hub.invalid');
-      policy = authenticate(req.headers.authorization, url.pathname).policyName;
-      const { route, params } = match(method, url.pathname);
-      operation = route.operation;
-      const reply = await route.handle({ hub: opts.hub, params, headers: req.headers, query: url.searchParams, body: () => readJson(req, maxBody, hubBodyErrors) });
+      const reply = await one.run(req.url ?? '/', req.headers, () => readJson(req, runner.maxBody, hubBodyErrors));
       answered = true;
       return reply;
-    }, { onError: (err) => hubErrorReply(err, { trackingId, now: clock.now(), logger: logger.child({ method, operation }) }) });
-    if (answered) logger.debug('hub request', { method, operation, status, policy, ms: Date.now() - started });
+    }, { onError: one.fail });
+    if (answered) one.done(status);
+  };
+}
+
+/**
+ * The same API without a socket, for this process's own callers (the provisioning core's hub connector reaching a
+ * built-in hub, src/server.ts): the same authentication, routes, body rules and error bodies, answered as the JSON
+ * text an HTTPS client would read — only TLS and HTTP framing are skipped. An external hub is always reached over
+ * HTTPS.
+ */
+export function createHubInProcessSend(opts: HubHttpHandlerOptions): (req: InProcessHubRequest) => Promise<InProcessHubResponse> {
+  const runner = createRunner(opts);
+  return async (req) => {
+    const method = req.method.toUpperCase();
+    const one = runner.start(method);
+    const headers: IncomingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
+    let reply: Reply;
+    try {
+      reply = await one.run(req.path, headers, async () => parseJsonBody(req.body ?? Buffer.alloc(0), headers['content-type'], runner.maxBody, hubBodyErrors));
+      one.done(reply.status);
+    } catch (err) {
+      reply = one.fail(err);
+    }
+    return {
+      status: reply.status,
+      body: reply.body === undefined ? '' : JSON.stringify(reply.body),
+      ...(reply.headers?.['iothub-errorcode'] ? { errorCode: reply.headers['iothub-errorcode'] } : {}),
+    };
   };
 }

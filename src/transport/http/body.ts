@@ -46,9 +46,18 @@ export function readBody(req: IncomingMessage, maxBytes: number, tooLarge: () =>
 
 /** Reads and parses a JSON body; `undefined` when the body is empty or only whitespace. */
 export async function readJson(req: IncomingMessage, maxBytes: number, errors: BodyErrors): Promise<unknown> {
-  const text = (await readBody(req, maxBytes, () => errors.tooLarge(maxBytes))).toString('utf8').trim();
+  return parseJsonBody(await readBody(req, maxBytes, () => errors.tooLarge(maxBytes)), req.headers['content-type'], maxBytes, errors);
+}
+
+/**
+ * The rules of `readJson` for a body already in hand (the in-process hub path, hub/http/handler.ts): size limit,
+ * content type, JSON.
+ */
+export function parseJsonBody(body: Buffer, contentType: string | string[] | undefined, maxBytes: number, errors: BodyErrors): unknown {
+  if (body.length > maxBytes) throw errors.tooLarge(maxBytes);
+  const text = body.toString('utf8').trim();
   if (!text) return undefined;
-  const type = String(req.headers['content-type'] ?? '').toLowerCase();
+  const type = String(contentType ?? '').toLowerCase();
   if (errors.unsupportedType && type && !type.includes('json') && !type.startsWith('text/plain')) throw errors.unsupportedType(type);
   try {
     return JSON.parse(text) as unknown;
