@@ -44,3 +44,23 @@ test('certificate info as DPS reports it', () => {
   assert.equal(info.version, 3);
   assert.equal(commonName(x(leaf.certPem)), 'dev-1');
 });
+
+test('ECDSA P-256 server certificates signed by the RSA CA: verified by Node, re-issued when the key type changes', async () => {
+  const { X509Certificate } = await import('node:crypto');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { createCa, issueServerCert } = await import('../../src/tls/local-ca.js');
+  const { loadOrCreateCa, serverCertFor } = await import('../../src/tls/cert-store.js');
+  const ca = createCa('ecdsa test CA');
+  const leaf = new X509Certificate(issueServerCert(ca, { dns: ['dps.local'], ips: ['127.0.0.9'] }, 30, 'ecdsa').certPem);
+  assert.equal(leaf.publicKey.asymmetricKeyType, 'ec');
+  assert.ok(leaf.verify(new X509Certificate(ca.certPem).publicKey), 'signed by the CA');
+  assert.ok(leaf.checkHost('dps.local') && leaf.checkIP('127.0.0.9'));
+  const dir = mkdtempSync(join(tmpdir(), 'opendps-ecdsa-'));
+  const files = loadOrCreateCa(dir);
+  const ec = serverCertFor(dir, files, 'dps', 'dps.local', 'ecdsa');
+  assert.equal(serverCertFor(dir, files, 'dps', 'dps.local', 'ecdsa').certPem, ec.certPem, 'kept while it still fits');
+  const rsa = serverCertFor(dir, files, 'dps', 'dps.local', 'rsa');
+  assert.equal(new X509Certificate(rsa.certPem).publicKey.asymmetricKeyType, 'rsa', 're-issued for the other key type');
+});
