@@ -141,7 +141,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       store, hubs: instrumentHubConnector(createCorePortConnector(rest), metrics), clock, logger, ids: cryptoIds,
       webhooks: instrumentWebhookClient(createHttpWebhookClient({ ca: ca.certPem }), metrics),
       settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle, nodeLocation: config.location,
-        registrationLeaseSeconds: config.registrationLeaseSeconds },
+        registrationLeaseSeconds: config.registrationLeaseSeconds, maxBulkItems: config.maxBulkItems },
     }), { clock, ids: cryptoIds, onAttempt: (a) => recorder.record(a) });
 
     // 5. built-in hubs, each on its own HTTPS endpoint, linked to the instance through the core's linked-hub

@@ -1,8 +1,11 @@
 /**
  * @module cli/commands/enrollment-import
  * `opendps enrollment import FILE` and `opendps enrollment export`: many enrollments at once through the bulk API
- * (`POST /enrollments` and `POST /enrollmentGroups`, mode `create`, at most 10 items per call as DPS allows;
- * several calls in flight). Rows are CSV (a header row; columns below) or JSON lines (the same fields, or whole
+ * (`POST /enrollments` and `POST /enrollmentGroups`, mode `create`; several calls in flight). Items per call: as many
+ * as the server takes, up to 1000 and 512 KB of JSON. Azure DPS takes 10, and so does OpenDPS unless started with
+ * `--max-bulk-items`: the first call carries up to 1000 rows, and when the server refuses it for its size (400, "at
+ * most N items per bulk operation"; Azure's answer names no number: 10) it is sent again in calls of N and the
+ * import goes on at N. `--batch-size N` skips that first try. Rows are CSV (a header row; columns below) or JSON lines (the same fields, or whole
  * enrollment objects as `export` writes them). A row already imported is skipped (the bulk API answers 409 for
  * it), so a re-run after a failure imports only what is missing. Errors are reported per row with its line number.
  *
@@ -15,14 +18,20 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { call, CliError, dpsTarget, queryAll, type RestTarget, type TargetOptions } from '../rest-client.js';
+import { call, CliError, dpsTarget, errorText, queryAll, restCall, type RestTarget, type TargetOptions } from '../rest-client.js';
 import { addTarget, intArg } from '../shared.js';
 import { commonFields, enrollmentBody, normalize } from './enrollment.js';
 import { groupBody } from './enrollment-group.js';
 
 const API = 'api-version=2021-10-01';
-/** DPS: Enrollment - Run Bulk Operation takes at most 10 items (the core's maxBulkItems). */
+/** DPS: Enrollment - Run Bulk Operation takes at most 10 items (the core's default maxBulkItems). */
 export const BULK_LIMIT = 10;
+/** The most rows the import puts in one call when the server takes more than 10 (`opendps serve --max-bulk-items`). */
+export const AUTO_BATCH = 1000;
+/** A call's JSON stays under this, well within the service API's 1 MB body limit (X.509 rows carry certificates). */
+export const BATCH_BYTES = 512 * 1024;
+/** The limit a refusal names: the core's "at most N items per bulk operation". */
+const REFUSED_SIZE = /at most (\d+) items per bulk operation/i;
 
 export interface Row { line: number; fields: Record<string, unknown> }
 type Kind = 'enrollment' | 'group';
@@ -114,22 +123,49 @@ export function rowItem(fields: Record<string, unknown>): { kind: Kind; item: Om
   return { kind: 'enrollment', item: { id: body.registrationId as string, body } };
 }
 
-export interface ImportReport { imported: number; skipped: number; failed: Array<{ line: number; id?: string; error: string }>; rows: number; seconds: number; rate: number }
+export interface ImportReport {
+  imported: number; skipped: number; failed: Array<{ line: number; id?: string; error: string }>; rows: number; seconds: number; rate: number;
+  /** Rows per bulk call the import settled on. */
+  batchSize: number;
+}
 
-export async function importFile(t: RestTarget, file: string, opts: { parallel: number; bar?: SingleBar; onProgress?: (done: number) => void }): Promise<ImportReport> {
+export interface ImportOptions {
+  /** Bulk calls in flight (default: 16 calls of 10 rows, 4 of more). */
+  parallel?: number;
+  /** Rows per call; default: as many as the server takes (up to AUTO_BATCH), found by the first call. */
+  batchSize?: number;
+  bar?: SingleBar;
+  onProgress?: (done: number) => void;
+}
+
+export async function importFile(t: RestTarget, file: string, opts: ImportOptions): Promise<ImportReport> {
   const started = Date.now();
-  const report: ImportReport = { imported: 0, skipped: 0, failed: [], rows: 0, seconds: 0, rate: 0 };
-  const batches: Record<Kind, Item[]> = { enrollment: [], group: [] };
+  const report: ImportReport = { imported: 0, skipped: 0, failed: [], rows: 0, seconds: 0, rate: 0, batchSize: 0 };
+  const batches: Record<Kind, { items: Item[]; bytes: number }> = { enrollment: { items: [], bytes: 0 }, group: { items: [], bytes: 0 } };
   const inFlight = new Set<Promise<void>>();
+  // until the first call is answered, the batch size is a guess (AUTO_BATCH) that the server may refuse
+  let probing = opts.batchSize === undefined;
+  let limit = opts.batchSize ?? AUTO_BATCH;
+  const parallel = () => opts.parallel ?? (limit > BULK_LIMIT ? 4 : 16);
   let done = 0;
   const progress = (k: number) => { done += k; opts.bar?.update(done); opts.onProgress?.(done); };
   const send = async (kind: Kind, items: Item[]): Promise<void> => {
     const path = kind === 'enrollment' ? `/enrollments?${API}` : `/enrollmentGroups?${API}`;
     const key = kind === 'enrollment' ? 'enrollments' : 'enrollmentGroups';
     try {
-      const result = await call(t, 'POST', path, { mode: 'create', [key]: items.map((i) => i.body) }) as { errors?: Array<{ registrationId?: string; enrollmentGroupId?: string; errorCode: number; errorStatus: string }> };
+      const r = await restCall(t, 'POST', path, { mode: 'create', [key]: items.map((i) => i.body) });
+      if (probing && items.length > BULK_LIMIT && (r.status === 400 || r.status === 413)) {
+        // refused for its size: the server's limit (OpenDPS names it; Azure DPS takes 10), then this batch again
+        probing = false;
+        limit = Math.min(limit, Number(REFUSED_SIZE.exec(errorText(r))?.[1] ?? BULK_LIMIT) || BULK_LIMIT);
+        for (let i = 0; i < items.length; i += limit) await dispatch(kind, items.slice(i, i + limit));
+        return;
+      }
+      probing = false;
+      if (r.status >= 300) throw new CliError(errorText(r));
+      const result = r.body as { errors?: Array<{ registrationId?: string; enrollmentGroupId?: string; errorCode: number; errorStatus: string }> };
       const failedIds = new Map<string, { errorCode: number; errorStatus: string }>();
-      for (const e of result.errors ?? []) failedIds.set((e.registrationId ?? e.enrollmentGroupId ?? '').toLowerCase(), e);
+      for (const e of result?.errors ?? []) failedIds.set((e.registrationId ?? e.enrollmentGroupId ?? '').toLowerCase(), e);
       for (const i of items) {
         const e = failedIds.get(i.id.toLowerCase());
         if (!e) report.imported++;
@@ -141,12 +177,21 @@ export async function importFile(t: RestTarget, file: string, opts: { parallel: 
     }
     progress(items.length);
   };
-  const dispatch = async (kind: Kind) => {
-    const items = batches[kind];
-    batches[kind] = [];
+  const dispatch = async (kind: Kind, items: Item[]) => {
+    if (probing) return send(kind, items); // the first call alone: its answer sets the size of the others
     const p = send(kind, items).finally(() => inFlight.delete(p));
     inFlight.add(p);
-    if (inFlight.size >= opts.parallel) await Promise.race(inFlight);
+    while (inFlight.size >= parallel()) await Promise.race(inFlight);
+  };
+  const flush = async (kind: Kind) => {
+    const { items } = batches[kind];
+    batches[kind] = { items: [], bytes: 0 };
+    // rows gathered while the size was a guess go in calls of the size the server named
+    for (let i = 0; i < items.length;) {
+      const chunk = items.slice(i, i + limit); // `limit` may change while the first call is answered
+      i += chunk.length;
+      await dispatch(kind, chunk);
+    }
   };
   for await (const row of readRows(file)) {
     report.rows++;
@@ -158,14 +203,21 @@ export async function importFile(t: RestTarget, file: string, opts: { parallel: 
       progress(1);
       continue;
     }
-    batches[parsed.kind].push({ line: row.line, ...parsed.item });
-    if (batches[parsed.kind].length === BULK_LIMIT) await dispatch(parsed.kind);
+    const item: Item = { line: row.line, ...parsed.item };
+    // calls of more than 10 stay under BATCH_BYTES of JSON (10 rows always fit the 1 MB body limit)
+    const bytes = limit > BULK_LIMIT ? Buffer.byteLength(JSON.stringify(item.body)) + 1 : 0;
+    const batch = batches[parsed.kind];
+    if (batch.items.length && batch.bytes + bytes > BATCH_BYTES) await flush(parsed.kind);
+    batches[parsed.kind].items.push(item);
+    batches[parsed.kind].bytes += bytes;
+    if (batches[parsed.kind].items.length >= limit) await flush(parsed.kind);
   }
-  for (const kind of ['enrollment', 'group'] as const) if (batches[kind].length) await dispatch(kind);
+  for (const kind of ['enrollment', 'group'] as const) await flush(kind);
   await Promise.all(inFlight);
   report.failed.sort((a, b) => a.line - b.line);
   report.seconds = (Date.now() - started) / 1000;
   report.rate = Math.round(report.rows / Math.max(report.seconds, 0.001));
+  report.batchSize = limit;
   return report;
 }
 
@@ -189,10 +241,11 @@ async function countRows(file: string): Promise<number> {
 export function registerImportExport(en: Command): void {
   addTarget(en.command('import').description('Import individual enrollments and groups from CSV or JSON lines through the bulk API (rows already there are skipped)')
     .argument('<file>', 'CSV with a header row, or JSON lines (see the README for the columns)')
-    .option('--parallel <n>', 'bulk calls in flight', intArg('--parallel', 1, 256), 16)
+    .option('--parallel <n>', 'bulk calls in flight (default: 16 of 10 rows, 4 of more)', intArg('--parallel', 1, 256))
+    .option('--batch-size <n>', 'rows per bulk call (default: as many as the server takes, up to 1000; Azure DPS: 10)', intArg('--batch-size', 1, 10_000))
     .option('--progress <mode>', 'bar | none (default: bar on a terminal)')
     .option('--report <file>', 'also write the per-row error report (JSON lines: line, id, error) to this file'))
-    .action(async (file: string, o: TargetOptions & { parallel: number; progress?: string; report?: string }) => {
+    .action(async (file: string, o: TargetOptions & { parallel?: number; batchSize?: number; progress?: string; report?: string }) => {
       const t = dpsTarget(o);
       const showBar = o.progress ? o.progress === 'bar' : !!process.stderr.isTTY;
       if (o.progress && !['bar', 'none'].includes(o.progress)) throw new CliError(`--progress takes bar or none (got '${o.progress}')`);
@@ -204,7 +257,7 @@ export function registerImportExport(en: Command): void {
       }
       let report: ImportReport;
       try {
-        report = await importFile(t, file, { parallel: o.parallel, bar });
+        report = await importFile(t, file, { parallel: o.parallel, batchSize: o.batchSize, bar });
       } catch (err) {
         bar?.stop();
         const e = err as NodeJS.ErrnoException;
@@ -218,7 +271,7 @@ export function registerImportExport(en: Command): void {
         for (const f of report.failed) w.write(JSON.stringify(f) + '\n');
         await new Promise((r) => w.end(r));
       }
-      process.stdout.write(JSON.stringify({ rows: report.rows, imported: report.imported, skipped: report.skipped, failed: report.failed.length, seconds: report.seconds, rowsPerSecond: report.rate }) + '\n');
+      process.stdout.write(JSON.stringify({ rows: report.rows, imported: report.imported, skipped: report.skipped, failed: report.failed.length, seconds: report.seconds, rowsPerSecond: report.rate, batchSize: report.batchSize }) + '\n');
       process.exitCode = report.failed.length ? 1 : 0;
     });
   addTarget(en.command('export').description('Write every individual enrollment and group as JSON lines (input for import)')

@@ -11,10 +11,23 @@ export interface DocRow<T> {
   etag: string | null;
 }
 
+/** One row of `insertMany`. */
+export interface NewDocRow<T> {
+  key: string;
+  doc: T;
+  etag: string | null;
+  index: string | null;
+}
+
 export interface DocTable<T> {
   get(scope: string, key: string): Promise<T | undefined>;
   /** `condition`: undefined = upsert; null = must not exist; '*' = must exist; other = stored etag must equal it. */
   put(scope: string, key: string, doc: T, etag: string | null, index: string | null, condition: WriteCondition): Promise<boolean>;
+  /**
+   * Inserts each row whose key does not exist yet (the condition `null` of `put`, row by row in order, so a key given
+   * twice is inserted once), all in one transaction: one commit for the lot. Says per row whether it was inserted.
+   */
+  insertMany(scope: string, rows: readonly NewDocRow<T>[]): Promise<boolean[]>;
   delete(scope: string, key: string, condition: WriteCondition): Promise<boolean>;
   /** Ordered by key; `after` is an exclusive lower bound. */
   list(scope: string, opts: { limit: number; after?: string; index?: string }): Promise<T[]>;

@@ -35,19 +35,29 @@ export function instanceRepo(t: DocTable<ServiceInstance>): ServiceInstanceStore
   };
 }
 
-export function enrollmentRepo(t: DocTable<IndividualEnrollment>): EnrollmentStore {
+/**
+ * Creates records that do not exist yet in one transaction (a bulk call in `create` mode); true per record created,
+ * false where one with its ID exists (or came earlier in the list).
+ */
+export interface CreateMany<T> {
+  createMany(idScope: string, records: readonly T[]): Promise<boolean[]>;
+}
+
+export function enrollmentRepo(t: DocTable<IndividualEnrollment>): EnrollmentStore & CreateMany<IndividualEnrollment> {
   return {
     get: (scope, id) => t.get(scope, k(id)),
     put: (scope, e, cond) => t.put(scope, k(e.registrationId), e, e.etag ?? null, e.attestation.type, cond),
+    createMany: (scope, records) => t.insertMany(scope, records.map((e) => ({ key: k(e.registrationId), doc: e, etag: e.etag ?? null, index: e.attestation.type }))),
     delete: (scope, id, cond) => t.delete(scope, k(id), cond),
     list: (scope, opts) => pageOf(t, scope, (e) => k(e.registrationId), opts),
   };
 }
 
-export function groupRepo(t: DocTable<EnrollmentGroup>): EnrollmentGroupStore {
+export function groupRepo(t: DocTable<EnrollmentGroup>): EnrollmentGroupStore & CreateMany<EnrollmentGroup> {
   return {
     get: (scope, id) => t.get(scope, k(id)),
     put: (scope, g, cond) => t.put(scope, k(g.enrollmentGroupId), g, g.etag ?? null, g.attestation.type, cond),
+    createMany: (scope, records) => t.insertMany(scope, records.map((g) => ({ key: k(g.enrollmentGroupId), doc: g, etag: g.etag ?? null, index: g.attestation.type }))),
     delete: (scope, id, cond) => t.delete(scope, k(id), cond),
     list: (scope, opts) => pageOf(t, scope, (g) => k(g.enrollmentGroupId), opts),
     listByAttestation: (scope, type) => t.listByIndex(scope, type),

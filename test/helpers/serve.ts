@@ -11,6 +11,8 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 
 export interface ServeHandle {
   dataDir: string;
+  /** The `opendps serve` child's process id (benchmarks read its /proc/<pid>/status). */
+  pid: number;
   connection: ConnectionInfo;
   stdout: () => string;
   stderr: () => string;
@@ -53,6 +55,7 @@ export async function startServe(args: string[], opts: { timeoutMs?: number } = 
   const dataDir = args[args.indexOf('--data-dir') + 1]!;
   return {
     dataDir,
+    pid: child.pid!,
     connection: JSON.parse(readFileSync(join(dataDir, 'connection.json'), 'utf8')) as ConnectionInfo,
     stdout: () => out,
     stderr: () => err,

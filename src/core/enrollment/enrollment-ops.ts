@@ -17,6 +17,11 @@ interface Repo<T> {
   put(idScope: string, record: T, condition: WriteCondition): Promise<boolean>;
   delete(idScope: string, id: string, condition: WriteCondition): Promise<boolean>;
   list(idScope: string, opts: { pageSize: number; continuationToken?: string }): Promise<Page<T>>;
+  /**
+   * Creates the records that do not exist yet, in one transaction; true per record created (storage/repositories.ts).
+   * Every OpenDPS store offers it; a store without it gets one `get` and one `put` per item.
+   */
+  createMany?(idScope: string, records: readonly T[]): Promise<boolean[]>;
 }
 
 export interface EnrollmentKind<T extends EnrollmentCommon> {
@@ -68,6 +73,18 @@ export function createEnrollmentOps<T extends EnrollmentCommon>(deps: CoreDeps, 
     return next;
   }
 
+  /** A create's record, checked and completed as `put` does for a record that does not exist. */
+  async function prepareCreate(idScope: string, id: string, body: unknown): Promise<T> {
+    let incoming = kind.parse(body);
+    if (incoming.attestation.type === 'x509') incoming = await prepareX509(deps, idScope, incoming, kind.idField === 'enrollmentGroupId');
+    if (idOf(incoming).toLowerCase() !== id.toLowerCase()) {
+      throw new DpsError('InvalidField', `Invalid field '${kind.idField}': it must equal the ID in the request path.`);
+    }
+    return prepareWrite(deps, incoming, undefined);
+  }
+
+  const conflict = (id: string) => new DpsError('Conflict', `${id} already exists.`);
+
   async function get(idScope: string, id: string): Promise<T> {
     const found = await repo.get(idScope, id);
     if (!found) throw new DpsError(kind.notFound);
@@ -103,25 +120,49 @@ export function createEnrollmentOps<T extends EnrollmentCommon>(deps: CoreDeps, 
     if (items.length > deps.settings.maxBulkItems) {
       throw new DpsError('InvalidField', `Invalid field 'enrollments': at most ${deps.settings.maxBulkItems} items per bulk operation.`);
     }
-    const errors: BulkResult['errors'] = [];
-    for (const item of items) {
-      const id = String((item as Record<string, unknown>)?.[kind.idField] ?? '');
-      try {
-        if (mode === 'delete') await remove(idScope, id, undefined);
-        else if (mode === 'create') {
-          if (await repo.get(idScope, id)) throw new DpsError('Conflict', `${id} already exists.`);
-          await put(idScope, id, item, undefined);
-        } else if (mode === 'update') await put(idScope, id, item, undefined);
-        else {
-          const etag = (item as { etag?: unknown }).etag;
-          await put(idScope, id, item, typeof etag === 'string' ? etag : '"<none>"');
+    const errors: Array<BulkResult['errors'][number] & { at: number }> = [];
+    const fail = (at: number, id: string, err: unknown) => {
+      if (!DpsError.is(err)) throw err;
+      errors.push({ at, [kind.idField]: id, errorCode: err.errorCode, errorStatus: err.message });
+    };
+    const idAt = (item: unknown) => String((item as Record<string, unknown>)?.[kind.idField] ?? '');
+    if (mode === 'create' && repo.createMany) {
+      // every item checked as a single create would be, then one write of all the valid ones (one commit); an item
+      // whose ID exists answers 409, an invalid one too (as when existence was checked before validation)
+      const ready: Array<{ at: number; id: string; record: T }> = [];
+      const invalid: Array<{ at: number; id: string; err: unknown }> = [];
+      for (const [at, item] of items.entries()) {
+        const id = idAt(item);
+        try {
+          ready.push({ at, id, record: await prepareCreate(idScope, id, item) });
+        } catch (err) {
+          if (!DpsError.is(err)) throw err;
+          invalid.push({ at, id, err });
         }
-      } catch (err) {
-        if (!DpsError.is(err)) throw err;
-        errors.push({ [kind.idField]: id, errorCode: err.errorCode, errorStatus: err.message });
+      }
+      const created = ready.length ? await repo.createMany(idScope, ready.map((r) => r.record)) : [];
+      ready.forEach((r, i) => { if (!created[i]) fail(r.at, r.id, conflict(r.id)); });
+      for (const x of invalid) fail(x.at, x.id, (await repo.get(idScope, x.id)) ? conflict(x.id) : x.err);
+      errors.sort((a, b) => a.at - b.at);
+    } else {
+      for (const [at, item] of items.entries()) {
+        const id = idAt(item);
+        try {
+          if (mode === 'delete') await remove(idScope, id, undefined);
+          else if (mode === 'create') {
+            if (await repo.get(idScope, id)) throw conflict(id);
+            await put(idScope, id, item, undefined);
+          } else if (mode === 'update') await put(idScope, id, item, undefined);
+          else {
+            const etag = (item as { etag?: unknown }).etag;
+            await put(idScope, id, item, typeof etag === 'string' ? etag : '"<none>"');
+          }
+        } catch (err) {
+          fail(at, id, err);
+        }
       }
     }
-    return { isSuccessful: errors.length === 0, errors };
+    return { isSuccessful: errors.length === 0, errors: errors.map(({ at: _at, ...e }) => e) };
   }
 
   return { put, get, remove, query, attestationMechanism, bulk };

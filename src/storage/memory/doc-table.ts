@@ -1,6 +1,6 @@
 /** @module storage/memory/doc-table — an in-memory DocTable (tests and embedding). Documents are deep-copied. */
 import type { WriteCondition } from '../../core/ports.js';
-import type { DocTable } from '../doc-table.js';
+import type { DocTable, NewDocRow } from '../doc-table.js';
 
 interface Row { doc: string; etag: string | null; index: string | null }
 
@@ -32,6 +32,15 @@ export class MemoryDocTable<T> implements DocTable<T> {
     return true;
   }
 
+  async insertMany(scope: string, rows: readonly NewDocRow<T>[]): Promise<boolean[]> {
+    const m = this.scope(scope);
+    return rows.map((r) => {
+      if (m.has(r.key)) return false;
+      m.set(r.key, { doc: JSON.stringify(r.doc), etag: r.etag, index: r.index });
+      return true;
+    });
+  }
+
   async delete(scope: string, key: string, condition: WriteCondition): Promise<boolean> {
     const m = this.scope(scope);
     const row = m.get(key);
@@ -46,6 +55,11 @@ export class MemoryDocTable<T> implements DocTable<T> {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .slice(0, opts.limit);
     return entries.map(([, row]) => JSON.parse(row.doc) as T);
+  }
+
+  /** Documents in a scope (the memory store's counts). */
+  size(scope: string): number {
+    return this.rows.get(scope)?.size ?? 0;
   }
 
   async listByIndex(scope: string, index: string): Promise<T[]> {

@@ -27,8 +27,8 @@ export function createMemoryStore(): Store {
     attempts: memoryAttemptStore(),
     usage: memoryUsageStore(),
     stats: memoryStats({
-      enrollmentCount: async (idScope) => (await enrollments.list(idScope, ALL)).length,
-      groupCount: async (idScope) => (await groups.list(idScope, ALL)).length,
+      enrollmentCount: async (idScope) => enrollments.size(idScope),
+      groupCount: async (idScope) => groups.size(idScope),
       registrationsOf: (idScope) => registrations.list(idScope, ALL),
     }),
     async init() {},

@@ -1,6 +1,6 @@
 /** @module storage/postgres/doc-table — a DocTable over one PostgreSQL table (schema in migrations/0001_init.sql). */
 import type { WriteCondition } from '../../core/ports.js';
-import type { DocTable } from '../doc-table.js';
+import type { DocTable, NewDocRow } from '../doc-table.js';
 
 /** Runs one statement on the pool. */
 export type Query = (text: string, values: unknown[]) => Promise<{ rows: any[]; rowCount: number | null }>;
@@ -28,6 +28,18 @@ export class PostgresDocTable<T> implements DocTable<T> {
       r = await this.query(`UPDATE ${t} SET etag = $1, idx = $2, doc = $3 WHERE scope = $4 AND key = $5 AND etag = $6`, [etag, index, json, scope, key, condition]);
     }
     return r.rowCount === 1;
+  }
+
+  /** One statement (so one transaction): the rows as arrays through unnest; RETURNING names the keys inserted. */
+  async insertMany(scope: string, rows: readonly NewDocRow<T>[]): Promise<boolean[]> {
+    if (!rows.length) return [];
+    const r = await this.query(`INSERT INTO ${this.table} (scope, key, etag, idx, doc)
+      SELECT $1, k, e, i, d FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(k, e, i, d)
+      ON CONFLICT (scope, key) DO NOTHING RETURNING key`,
+    [scope, rows.map((x) => x.key), rows.map((x) => x.etag), rows.map((x) => x.index), rows.map((x) => JSON.stringify(x.doc))]);
+    const inserted = new Set<string>(r.rows.map((x: { key: string }) => x.key));
+    // a key given twice is inserted once: the first row that names it
+    return rows.map((x) => inserted.delete(x.key));
   }
 
   async delete(scope: string, key: string, condition: WriteCondition): Promise<boolean> {

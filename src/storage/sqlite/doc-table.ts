@@ -1,12 +1,14 @@
 /** @module storage/sqlite/doc-table — a DocTable over one SQLite table (schema in migrations/0001_init.sql). */
 import type Database from 'better-sqlite3';
 import type { WriteCondition } from '../../core/ports.js';
-import type { DocTable } from '../doc-table.js';
+import type { DocTable, NewDocRow } from '../doc-table.js';
 
 interface Row { doc: string; etag: string | null }
 
 export class SqliteDocTable<T> implements DocTable<T> {
   private readonly q;
+  /** One IMMEDIATE transaction of the prepared insert: one commit (one WAL sync) for a whole bulk call. */
+  private readonly insertAll;
 
   constructor(db: Database.Database, table: string) {
     this.q = {
@@ -22,6 +24,9 @@ export class SqliteDocTable<T> implements DocTable<T> {
       listIdx: db.prepare(`SELECT doc FROM ${table} WHERE scope = ? AND idx = ? AND key > ? ORDER BY key LIMIT ?`),
       pruneIdx: db.prepare(`DELETE FROM ${table} WHERE scope = ? AND idx < ?`),
     };
+    const insert = this.q.insert;
+    this.insertAll = db.transaction((scope: string, rows: readonly NewDocRow<T>[]) =>
+      rows.map((r) => insert.run(scope, r.key, r.etag, r.index, JSON.stringify(r.doc)).changes === 1));
   }
 
   async get(scope: string, key: string): Promise<T | undefined> {
@@ -35,6 +40,10 @@ export class SqliteDocTable<T> implements DocTable<T> {
     if (condition === null) return this.q.insert.run(scope, key, etag, index, json).changes === 1;
     if (condition === '*') return this.q.updateIfExists.run(etag, index, json, scope, key).changes === 1;
     return this.q.updateIfEtag.run(etag, index, json, scope, key, condition).changes === 1;
+  }
+
+  async insertMany(scope: string, rows: readonly NewDocRow<T>[]): Promise<boolean[]> {
+    return rows.length ? this.insertAll.immediate(scope, rows) : [];
   }
 
   async delete(scope: string, key: string, condition: WriteCondition): Promise<boolean> {
