@@ -76,8 +76,19 @@ export class MqttConnection {
     return this.accepted && !this.ended;
   }
 
+  private corked = false;
+
+  /**
+   * Packets written in the same tick (a response PUBLISH and its request's PUBACK) leave in one TLS record and one
+   * system call: the stream is corked until the tick ends.
+   */
   private write(packet: Packet): void {
     if (this.ended || this.stream.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(() => { this.corked = false; this.stream.uncork(); });
+    }
     this.stream.write(mqtt.generate(packet));
   }
 
