@@ -17,6 +17,7 @@ import { registerEnrollmentGroup } from './commands/enrollment-group.js';
 import { registerHub } from './commands/hub.js';
 import { registerLinkedHub } from './commands/linked-hub.js';
 import { registerServe } from './commands/serve.js';
+import { registerSimulate } from './commands/simulate.js';
 import { CliError } from './rest-client.js';
 
 function version(): string {
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   registerConnectionString(program);
   registerHub(program);
   registerUsage(program);
+  registerSimulate(program);
   registerCompletion(program);
   return program;
 }

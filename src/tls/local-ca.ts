@@ -4,7 +4,7 @@
  * `opendps serve`, and the X.509 tooling of `opendps cert` (root and intermediate CAs, device certificates,
  * proof-of-possession verification certificates).
  */
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 
 export interface CertKeyPair {
@@ -85,6 +85,19 @@ export function issueCertificate(opts: IssueOptions): CertKeyPair {
   return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
 }
 
+/** Issuers parsed once (the fleet simulator issues thousands of device certificates from one root). */
+const issuers = new Map<string, { cert: forge.pki.Certificate; key: KeyObject; keyId: string }>();
+function parsedIssuer(issuer: CertKeyPair) {
+  let parsed = issuers.get(issuer.certPem);
+  if (!parsed) {
+    const cert = forge.pki.certificateFromPem(issuer.certPem);
+    parsed = { cert, key: createPrivateKey(issuer.keyPem), keyId: cert.generateSubjectKeyIdentifier().getBytes() };
+    if (issuers.size >= 16) issuers.clear();
+    issuers.set(issuer.certPem, parsed);
+  }
+  return parsed;
+}
+
 /**
  * An ECDSA P-256 end-entity certificate signed by an RSA issuer. node-forge encodes only RSA public keys, so the
  * to-be-signed structure forge builds (subject, validity, extensions) gets the P-256 SubjectPublicKeyInfo that
@@ -93,7 +106,7 @@ export function issueCertificate(opts: IssueOptions): CertKeyPair {
 function issueEcdsaCertificate(opts: IssueOptions): CertKeyPair {
   if (!opts.issuer || opts.isCa) throw new Error('ECDSA keys are made for end-entity certificates with an RSA issuer');
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const issuerCert = forge.pki.certificateFromPem(opts.issuer.certPem);
+  const { cert: issuerCert, key: issuerKey, keyId } = parsedIssuer(opts.issuer);
   const cert = forge.pki.createCertificate();
   cert.publicKey = issuerCert.publicKey; // a placeholder of the shape forge encodes; replaced below
   cert.serialNumber = serial();
@@ -107,7 +120,7 @@ function issueEcdsaCertificate(opts: IssueOptions): CertKeyPair {
     // ECDHE key exchange: the key only signs (no keyEncipherment for EC keys, RFC 5480 §3)
     { name: 'keyUsage', digitalSignature: true, critical: true },
     ...(opts.usage ? [{ name: 'extKeyUsage', serverAuth: opts.usage === 'server', clientAuth: opts.usage === 'client' }] : []),
-    { name: 'authorityKeyIdentifier', keyIdentifier: issuerCert.generateSubjectKeyIdentifier().getBytes() },
+    { name: 'authorityKeyIdentifier', keyIdentifier: keyId },
     ...(altNames.length ? [{ name: 'subjectAltName', altNames }] : []),
   ]);
   const sha256WithRsa = forge.pki.oids.sha256WithRSAEncryption!;
@@ -118,7 +131,7 @@ function issueEcdsaCertificate(opts: IssueOptions): CertKeyPair {
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   (tbs.value as forge.asn1.Asn1[])[6] = forge.asn1.fromDer(forge.util.createBuffer(spki.toString('binary')));
   const tbsDer = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
-  const signature = sign('sha256', tbsDer, createPrivateKey(opts.issuer.keyPem));
+  const signature = sign('sha256', tbsDer, issuerKey);
   const { asn1 } = forge;
   const certificate = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
     tbs,
@@ -129,7 +142,7 @@ function issueEcdsaCertificate(opts: IssueOptions): CertKeyPair {
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, String.fromCharCode(0) + signature.toString('binary')),
   ]);
   const der = Buffer.from(asn1.toDer(certificate).getBytes(), 'binary');
-  const certPem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+  const certPem = new X509Certificate(der).toString();
   return { certPem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
