@@ -234,6 +234,14 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     prune.unref();
     cleanups.push(async () => clearInterval(prune));
 
+    // 7a. no orphan hub devices: outbox entries that outlived their attempt's lease are settled (core/registration/
+    //     reconcile.ts) at start and then every half lease (at most 30 s)
+    const reconcile = () => core.reconcileHubDevices().catch((err) => logger.warn('hub device reconciliation failed', { error: String(err) }));
+    await reconcile();
+    const reconciler = setInterval(() => void reconcile(), Math.min(30, Math.max(1, config.registrationLeaseSeconds / 2)) * 1000);
+    reconciler.unref();
+    cleanups.push(async () => clearInterval(reconciler));
+
     // 7b. the admin listener (src/admin): /metrics, /healthz, /readyz on its own address; counts read on scrape
     let adminUrl: string | undefined;
     if (config.admin && config.admin.port !== 0) {

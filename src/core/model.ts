@@ -195,6 +195,23 @@ export interface CaCertificate {
  * enrolled, kept so the device's SAS (signed inside its TPM) can be verified, by any node sharing the store. Only the
  * latest challenge per registration ID is kept. Secrets: `key` and `result.hubKey`.
  */
+/**
+ * A hub device a registration attempt is about to create (written before the hub call, removed once the record owns
+ * the device or the device is deleted again). What is left over after an attempt's lease names a device that may be
+ * orphaned; the reconciler (core/registration/reconcile.ts) deletes it when no record owns it.
+ */
+export interface HubOutboxEntry {
+  /** Unique, and ordered by creation: `{createdAt}/{idScope}/{registrationId}/{uuid}`. */
+  id: string;
+  idScope: string;
+  registrationId: string;
+  hubHostName: string;
+  deviceId: string;
+  /** SHA-256 (hex) of the authentication the attempt gave the device: a device with other keys is not ours to delete. */
+  authDigest: string;
+  createdAt: string;
+}
+
 export interface TpmChallenge {
   registrationId: string;
   /** SHA-256 (hex) of the EK TPM2B_PUBLIC the challenge was built for. */

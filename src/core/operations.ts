@@ -7,6 +7,7 @@
  * `createCore` wires the operations to their dependencies; only `server.ts` (and tests) call it.
  */
 import { createCaCertificateOps } from './certificates/ca-certificate-ops.js';
+import { reconcileHubDevices, type ReconcileResult } from './registration/reconcile.js';
 import type { CoreDeps } from './deps.js';
 import { createDiagnosticsOps } from './diagnostics/diagnostics-ops.js';
 import { createEnrollmentOps, groupKind, individualKind, type EnrollmentOps } from './enrollment/enrollment-ops.js';
@@ -65,6 +66,8 @@ export interface ServiceOperations {
   readonly allocationSettings: ReturnType<typeof createAllocationSettingsOps>;
   /** Diagnostics and operations metering (/opendps/diagnostics, /opendps/usage). */
   readonly diagnostics: ReturnType<typeof createDiagnosticsOps>;
+  /** Housekeeping: deletes hub devices that failed or interrupted registrations left behind (registration/reconcile.ts). */
+  reconcileHubDevices(): Promise<ReconcileResult>;
 }
 
 /** The provisioning core as adapters see it: operations only. */
@@ -109,5 +112,6 @@ export function createCore(deps: CoreDeps): Core {
     linkedHubs: createLinkedHubOps(deps),
     allocationSettings: createAllocationSettingsOps(deps),
     diagnostics: createDiagnosticsOps(deps),
+    reconcileHubDevices: () => reconcileHubDevices(deps),
   };
 }

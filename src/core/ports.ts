@@ -5,7 +5,7 @@
  */
 import type {
   AttemptOutcome, AttemptRecord, UsageTotal,
-  CaCertificate, EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance, TpmChallenge,
+  CaCertificate, EnrollmentGroup, HubOutboxEntry, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance, TpmChallenge,
 } from './model.js';
 export type { Clock } from '../common/clock.js';
 export type { Logger } from '../common/logger.js';
@@ -76,6 +76,14 @@ export interface CertificateStore {
   list(idScope: string): Promise<CaCertificate[]>;
 }
 
+/** Hub devices being created by registration attempts (model.ts HubOutboxEntry), oldest first. */
+export interface HubOutboxStore {
+  put(entry: HubOutboxEntry): Promise<void>;
+  delete(id: string): Promise<void>;
+  /** Entries created before `before` (ISO), oldest first, at most `limit`. */
+  listBefore(before: string, limit: number): Promise<HubOutboxEntry[]>;
+}
+
 /** TPM challenges, one (the latest) per registration ID of an ID scope (case-insensitive). */
 export interface TpmChallengeStore {
   get(idScope: string, registrationId: string): Promise<TpmChallenge | undefined>;
@@ -128,6 +136,7 @@ export interface Store {
   readonly linkedHubs: LinkedHubStore;
   readonly certificates: CertificateStore;
   readonly tpmChallenges: TpmChallengeStore;
+  readonly hubOutbox: HubOutboxStore;
   readonly attempts: AttemptStore;
   readonly usage: UsageStore;
   readonly stats: StatsStore;

@@ -5,10 +5,10 @@
  */
 import type {
   CertificateStore, EnrollmentGroupStore, EnrollmentStore, LinkedHubStore, OperationStore, RegistrationStore, ServiceInstanceStore,
-  TpmChallengeStore,
+  HubOutboxStore, TpmChallengeStore,
 } from '../core/ports.js';
 import type {
-  CaCertificate, EnrollmentGroup, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance, TpmChallenge,
+  CaCertificate, EnrollmentGroup, HubOutboxEntry, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance, TpmChallenge,
 } from '../core/model.js';
 import { pageOf, type DocTable } from './doc-table.js';
 
@@ -109,6 +109,15 @@ export function tpmChallengeRepo(t: DocTable<TpmChallenge>, prune: (before: stri
   };
 }
 
+/** In the global scope, keyed by the entry's id, which starts with its creation time: key order is age order. */
+export function hubOutboxRepo(t: DocTable<HubOutboxEntry>): HubOutboxStore {
+  return {
+    put: async (e) => { await t.put(GLOBAL, e.id, e, null, null, undefined); },
+    delete: async (id) => { await t.delete(GLOBAL, id, undefined); },
+    listBefore: async (before, limit) => (await t.list(GLOBAL, { limit })).filter((e) => e.createdAt < before),
+  };
+}
+
 /** A DocTable that can also prune by its index (every SQL backend's table can). */
 export interface PrunableDocTable<T> extends DocTable<T> {
   pruneIndexBefore(scope: string, bound: string): Promise<number>;
@@ -127,5 +136,6 @@ export function docRepositories(table: <T>(name: string) => PrunableDocTable<T>)
     linkedHubs: linkedHubRepo(table('linked_hubs')),
     certificates: certificateRepo(table('certificates')),
     tpmChallenges: tpmChallengeRepo(challenges, (before) => challenges.pruneIndexBefore('', before)),
+    hubOutbox: hubOutboxRepo(table('hub_outbox')),
   };
 }

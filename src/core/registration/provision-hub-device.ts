@@ -16,6 +16,7 @@
  *   identity differs and `PUT /twins/{id}` when the plan resets the twin; if it is gone from the hub, it is created
  *   with its twin as above.
  */
+import { createHash } from 'node:crypto';
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { LinkedHub } from '../model.js';
@@ -45,6 +46,14 @@ export interface HubProvisionOutcome {
   /** True when this step created the device (so a later failure must delete it). */
   created: boolean;
   twinWritten: boolean;
+  /** The outbox entry that names a device this step created, until the record owns it (`settleOutbox`). */
+  outboxId?: string;
+}
+
+/** Who is creating the device: the outbox entry names the registration. */
+export interface Creator {
+  idScope: string;
+  registrationId: string;
 }
 
 function sameAuth(a: HubDeviceAuth, b: HubDeviceAuth): boolean {
@@ -64,6 +73,33 @@ async function hubCall<T>(hub: LinkedHub, what: string, fn: () => Promise<T>): P
   }
 }
 
+export const authDigest = (auth: HubDeviceAuth): string => createHash('sha256').update(JSON.stringify(auth)).digest('hex');
+
+/**
+ * Outbox first (issue 15): before a create, the store names the device this attempt may leave on the hub, so a
+ * crash or a hub failure between the hub's write and the record's never leaves an orphan that nothing remembers
+ * (reconcile.ts deletes it once no record owns it).
+ */
+async function openOutbox(deps: CoreDeps, who: Creator, hub: LinkedHub, spec: HubDeviceSpec): Promise<string> {
+  const createdAt = deps.clock.now().toISOString();
+  const id = `${createdAt}/${who.idScope}/${who.registrationId.toLowerCase()}/${deps.ids.uuid()}`;
+  await deps.store.hubOutbox.put({
+    id, idScope: who.idScope, registrationId: who.registrationId, hubHostName: hub.hostName, deviceId: spec.deviceId,
+    authDigest: authDigest(spec.authentication), createdAt,
+  });
+  return id;
+}
+
+/** The record owns the device now, or it was deleted again: the outbox entry goes (a failure leaves it to the reconciler). */
+export async function settleOutbox(deps: CoreDeps, outboxId: string | undefined): Promise<void> {
+  if (!outboxId) return;
+  try {
+    await deps.store.hubOutbox.delete(outboxId);
+  } catch (err) {
+    deps.logger.warn('could not remove a hub outbox entry; the reconciler will', { error: (err as Error).message });
+  }
+}
+
 export async function provisionHubDevice(deps: CoreDeps, attested: Attested, w: HubWrite): Promise<HubProvisionOutcome> {
   const { hub, deviceId } = w;
   const spec: HubDeviceSpec = {
@@ -79,8 +115,11 @@ export async function provisionHubDevice(deps: CoreDeps, attested: Attested, w: 
   // a device deleted between DeviceAlreadyExists and the read is created on the second pass.
   for (let attempt = 0; !existing; attempt++) {
     if (attempt === 2) throw new DpsError('HubUnreachable', `Device ${deviceId} on IoT hub ${hub.hostName} is being created and deleted concurrently; retry.`);
+    const outboxId = await openOutbox(deps, { idScope: attested.instance.idScope, registrationId: attested.registrationId }, hub, spec);
+    // a failure leaves the entry: the hub may have created the device before the failure reached us
     const { created } = await hubCall(hub, 'create the device', () => deps.hubs.createDevice(hub, spec, w.twin ?? w.initialTwin));
-    if (created) return { created: true, twinWritten: true };
+    if (created) return { created: true, twinWritten: true, outboxId };
+    await settleOutbox(deps, outboxId); // the device was there before: not ours to delete
     existing = await read();
   }
   const upToDate = sameAuth(existing.authentication, spec.authentication) && existing.status === 'enabled'
@@ -92,11 +131,16 @@ export async function provisionHubDevice(deps: CoreDeps, attested: Attested, w: 
   return { created: false, twinWritten: true };
 }
 
-/** Compensation: delete a device this attempt created. */
-export async function undoCreate(deps: CoreDeps, placement: HubPlacement): Promise<void> {
+/**
+ * Compensation: delete a device this attempt created, then its outbox entry. When the hub cannot be reached the
+ * entry stays, and the reconciler deletes the device later.
+ */
+export async function undoCreate(deps: CoreDeps, placement: HubPlacement, outboxId?: string): Promise<void> {
   try {
     await deps.hubs.deleteDevice(placement.hub, placement.deviceId);
   } catch (err) {
-    deps.logger.error('could not delete a device after a failed registration', { hub: placement.hub.hostName, deviceId: placement.deviceId, error: (err as Error).message });
+    deps.logger.warn('could not delete a device after a failed registration; the reconciler will retry', { hub: placement.hub.hostName, deviceId: placement.deviceId, error: (err as Error).message });
+    return;
   }
+  await settleOutbox(deps, outboxId);
 }

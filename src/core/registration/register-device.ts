@@ -21,7 +21,10 @@ import type { Logger } from '../ports.js';
 import { sameHost } from '../../common/host-names.js';
 import { authenticate, isEnabled } from './authenticate.js';
 import { isClaimLive } from './claim.js';
-import { deviceIdFor, provisionHubDevice, undoCreate, type HubPlacement } from './provision-hub-device.js';
+import { deviceIdFor, provisionHubDevice, settleOutbox, undoCreate, type HubPlacement } from './provision-hub-device.js';
+
+/** A device this attempt created, and the outbox entry that remembers it until the record owns it. */
+type CreatedDevice = HubPlacement & { outboxId?: string };
 import {
   currentAssignment, planTwin, reprovisionMode, retireOldDevice, substatusFor, twinOf, twinToMigrate,
   type CurrentAssignment, type TwinContent,
@@ -80,7 +83,7 @@ interface Assignment {
 
 /** Allocate, plan the twin, write the hub device and twin; returns the assigned record (not yet persisted). */
 async function assign(deps: CoreDeps, req: RegisterRequest, attested: Attested, base: RegistrationRecord, ctx: {
-  previous: RegistrationRecord | undefined; current: CurrentAssignment | undefined; payload: unknown; log: Logger; onCreated: (p: HubPlacement) => void;
+  previous: RegistrationRecord | undefined; current: CurrentAssignment | undefined; payload: unknown; log: Logger; onCreated: (p: CreatedDevice) => void;
 }): Promise<Assignment> {
   const enrollment = attested.enrollment.record;
   const linkedHubs = await deps.store.linkedHubs.list(attested.instance.idScope);
@@ -106,7 +109,7 @@ async function assign(deps: CoreDeps, req: RegisterRequest, attested: Attested, 
   // the device should be on this hub already when the record places it here (keep, or a reset in place)
   const placedBefore = plan.kind === 'keep' || (plan.kind === 'reset' && plan.sameHub);
   const outcome = await provisionHubDevice(deps, attested, { ...placement, twin, initialTwin: fresh, placedBefore });
-  if (outcome.created) ctx.onCreated(placement);
+  if (outcome.created) ctx.onCreated({ ...placement, outboxId: outcome.outboxId });
   const record: RegistrationRecord = {
     ...base, status: 'assigned', substatus: substatusFor(plan, { ...outcome, migrated }, ctx.previous),
     assignedHub: allocation.hub.hostName, deviceId: allocation.deviceId,
@@ -122,11 +125,12 @@ async function assign(deps: CoreDeps, req: RegisterRequest, attested: Attested, 
  * elsewhere. The device gets an operation that follows the record.
  */
 async function yieldToRecord(
-  deps: CoreDeps, req: RegisterRequest, placement: HubPlacement | undefined, createdHere: HubPlacement | undefined, log: Logger,
+  deps: CoreDeps, req: RegisterRequest, placement: HubPlacement | undefined, createdHere: CreatedDevice | undefined, log: Logger,
 ): Promise<RegistrationOperationStatus> {
   const latest = await deps.store.registrations.get(req.idScope, req.registrationId);
   const samePlace = !!placement && sameHost(latest?.assignedHub ?? '', placement.hub.hostName) && latest?.deviceId === placement.deviceId;
-  if (createdHere && !samePlace) await undoCreate(deps, createdHere);
+  if (createdHere && !samePlace) await undoCreate(deps, createdHere, createdHere.outboxId);
+  else await settleOutbox(deps, createdHere?.outboxId);
   return followRecord(deps, req, log, 'another attempt of this device owns the registration record; the operation follows it');
 }
 
@@ -172,13 +176,14 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
     return followRecord(deps, req, log, 'concurrent registration of this device claimed the record first; the operation follows it');
   }
 
-  let createdHere: HubPlacement | undefined;
+  let createdHere: CreatedDevice | undefined;
   let placement: HubPlacement | undefined;
   try {
     const done = await assign(deps, req, attested, record, { previous, current, payload, log, onCreated: (p) => { createdHere = p; } });
     placement = done.placement;
     // compare-and-set on the claim: fails only when the lease ran out and another attempt took over
     if (!(await deps.store.registrations.put(idScope, done.record, claim.etag))) return await yieldToRecord(deps, req, placement, createdHere, log);
+    await settleOutbox(deps, createdHere?.outboxId);
     createdHere = undefined; // the record now owns the device
     // idempotent: deleting the old identity again, or one already gone, changes nothing
     if (done.moved && current) await retireOldDevice(deps, done.linkedHubs, current, log);
@@ -189,7 +194,7 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
     });
     return { operationId: op.operationId, status: 'assigning', outcome: toDeviceResult(done.record, attested) };
   } catch (err) {
-    if (createdHere) await undoCreate(deps, createdHere);
+    if (createdHere) await undoCreate(deps, createdHere, createdHere.outboxId);
     if (!DpsError.is(err) || err.status < 500) {
       await releaseClaim(deps, idScope, claim, previous);
       if (!DpsError.is(err)) log.error('registration failed unexpectedly', { error: (err as Error).message });

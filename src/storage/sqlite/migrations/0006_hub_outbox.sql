@@ -1,0 +1,3 @@
+-- Hub devices being created by registration attempts (core/registration/reconcile.ts): keyed by
+-- '{createdAt}/{idScope}/{registrationId}/{uuid}' in the global scope, so key order is age order.
+CREATE TABLE hub_outbox (scope TEXT NOT NULL, key TEXT NOT NULL, etag TEXT, idx TEXT, doc TEXT NOT NULL, PRIMARY KEY (scope, key));
