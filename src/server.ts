@@ -36,6 +36,7 @@ import { localHubRouter, type LocalHub } from './hub-connectors/in-process.js';
 import { createHttpWebhookClient } from './adapters/webhook/http-webhook-client.js';
 import { loadOrCreateHubState, hubConnectionString } from './setup/hub-state.js';
 import { closeServer, listen, listenOnPath } from './setup/listen.js';
+import { countInFlight, type Drain } from './setup/drain.js';
 import { ensureServiceInstance, INSTANCE_NAME, serviceConnectionString } from './setup/service-instance.js';
 import { createMemoryStore } from './storage/memory/store.js';
 import { withReadCache } from './storage/read-cache.js';
@@ -73,7 +74,8 @@ export interface RunningServer {
   readonly hubs: ReadonlyMap<string, Hub>;
   /** This node's Prometheus metrics (the diagnostics recorder feeds `metrics.observeAttempt`). */
   readonly metrics: Metrics;
-  close(): Promise<void>;
+  /** `graceMs`: let device operations in flight finish for at most this long first (SIGTERM). */
+  close(opts?: { graceMs?: number }): Promise<void>;
 }
 
 /** PostgreSQL may be shared by several nodes; SQLite and memory stores belong to one node. */
@@ -96,8 +98,18 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const clock = systemClock;
   const servers: NetServer[] = [];
   const cleanups: Array<() => Promise<void>> = [];
-  const close = async () => {
-    for (const s of servers.splice(0)) await closeServer(s);
+  let drain: Drain | undefined;
+  /**
+   * Stops accepting on every listener, lets device operations in flight finish (at most `graceMs`), then closes the
+   * remaining connections (HTTP answers already sent; MQTT and AMQP sessions closed) and the stores.
+   */
+  const close = async (opts: { graceMs?: number } = {}) => {
+    for (const s of servers) s.close();
+    if (drain && opts.graceMs) {
+      const all = await drain.settled(opts.graceMs);
+      if (!all) logger.warn('shutting down with device operations still running (the deadline passed)', { graceMs: opts.graceMs });
+    }
+    for (const s of servers.splice(0)) await closeServer(s, { graceful: !!opts.graceMs });
     for (const c of cleanups.splice(0).reverse()) await c();
   };
   try {
@@ -137,12 +149,14 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     recorder.onRecord(metrics.observeAttempt); // Prometheus counters per attempt (observability/metrics.ts)
     recorder.onRecord(logRefusals(logger)); // refused registrations at info, with their reason class
     cleanups.push(async () => { await recorder.close(); await meter.close(); });
-    const core = withAttemptRecords(createCore({
+    const recorded = withAttemptRecords(createCore({
       store, hubs: instrumentHubConnector(createCorePortConnector(rest), metrics), clock, logger, ids: cryptoIds,
       webhooks: instrumentWebhookClient(createHttpWebhookClient({ ca: ca.certPem }), metrics),
       settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle, nodeLocation: config.location,
         registrationLeaseSeconds: config.registrationLeaseSeconds, maxBulkItems: config.maxBulkItems },
     }), { clock, ids: cryptoIds, onAttempt: (a) => recorder.record(a) });
+    drain = countInFlight(recorded); // graceful shutdown waits for these (setup/drain.ts)
+    const core = drain.core;
 
     // 5. built-in hubs, each on its own HTTPS endpoint, linked to the instance through the core's linked-hub
     //    operation (its checks apply; weight, apply flag and location an operator set survive restarts)

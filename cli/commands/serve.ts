@@ -134,9 +134,10 @@ export async function runServe(flags: RawOptions, opts: { printEnv?: boolean; de
       `  Details written to ${config.dataDir}/connection.json (all SDK variables: opendps serve --print-env --data-dir ${config.dataDir})`,
       '',
     ].join('\n'));
+    // SIGTERM/SIGINT: stop accepting, let registrations in flight finish (at most 10 s), close sessions, exit 0
     const stop = async (signal: string) => {
       process.stderr.write(`opendps: ${signal} received, shutting down\n`);
-      await server.close();
+      await server.close({ graceMs: 10_000 });
       process.exit(0);
     };
     watchParent(process.env.OPENDPS_EXIT_WITH_PID, () => void stop('supervising process gone'));

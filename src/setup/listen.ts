@@ -29,11 +29,19 @@ function advice(code: string | undefined, address: string, port: number): string
 
 const sockets = new WeakMap<Server, Set<Socket>>();
 
-/** Stops accepting, ends every open connection (HTTP keep-alive, MQTT sessions, WebSockets) and waits. */
-export function closeServer(server: Server): Promise<void> {
+/**
+ * Stops accepting, ends every open connection (HTTP keep-alive, MQTT sessions, WebSockets) and waits. `graceful`:
+ * each connection is ended (what was written is still sent: a last answer reaches its device) and destroyed only if
+ * it has not closed within a second.
+ */
+export function closeServer(server: Server, opts: { graceful?: boolean } = {}): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
-    for (const s of sockets.get(server) ?? []) s.destroy();
+    for (const s of sockets.get(server) ?? []) {
+      if (!opts.graceful) { s.destroy(); continue; }
+      s.end();
+      setTimeout(() => s.destroy(), 1000).unref();
+    }
   });
 }
 
