@@ -6,18 +6,23 @@
  *   lands before a hub write, between a hub write and its record write, or before an operation write): after a
  *   restart the reconciler removes every hub device that no record owns, the interrupted devices register again,
  *   and in the end the hub holds exactly the devices of the `assigned` records.
- * Addresses: 127.0.36.x (webhook .9).
+ * - kill -9 between a hub write and its record write, made deterministic: the device's hub is another node's hub
+ *   reached through a TCP proxy that the test tells to swallow the hub's answers; the hub has applied the create,
+ *   DPS waits for the answer, and the test kills it. After a restart the reconciler deletes the orphan from that
+ *   hub and the device registers again.
+ * Addresses: 127.0.36.x (webhook .9; the second node .11/.12, the proxy .13).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { runFleet, type FleetReport } from '../../cli/simulate/fleet.js';
 import { createSas, deriveDeviceKey } from '../../src/common/sas.js';
 import { ProvisioningServiceClient, Registry } from '../helpers/sdk.js';
 import { rawRequest } from '../helpers/raw-https.js';
-import { serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
+import { runCli, serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
 
 const DPS = '127.0.36.1';
 const HUB = '127.0.36.2';
@@ -150,4 +155,71 @@ test('kill -9 during a burst: after restart no hub device is orphaned and every 
   assert.equal(final.size, COUNT);
   assert.deepEqual([...await assignedRecords()].sort(), [...final].sort());
   assert.equal(await server.stop(), 0);
+});
+
+test('kill -9 between the hub write and the record write: the orphan on the (external) hub is deleted after restart', async () => {
+  // node B provides the hub; node A provisions to it through a proxy that can swallow the hub's answers
+  const hubNode = await startServe(serveArgs(testTmpDir('faults-hubnode'), '127.0.36.11', ['127.0.36.12'], ['--admin-port', '0']));
+  const hubB = hubNode.connection.hubs[0]!;
+  let swallow = false;
+  const sockets = new Set<Socket>();
+  const proxy = createTcpServer((client) => {
+    const upstream = connect(443, '127.0.36.12');
+    sockets.add(client).add(upstream);
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d) => { if (!swallow) client.write(d); });
+    const end = () => { client.destroy(); upstream.destroy(); };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => proxy.listen(443, '127.0.36.13', () => r()));
+  const dataDir = testTmpDir('faults-external');
+  let server = await startServe(serveArgs(dataDir, DPS, [HUB], EXTRA));
+  try {
+    const linked = await runCli(['linked-hub', 'link', '--connection-string', hubB.connectionString, '--address', '127.0.36.13', '--data-dir', dataDir]);
+    assert.equal(linked.code, 0, linked.stderr);
+    const { idScope } = server.connection;
+    const service = ProvisioningServiceClient.fromConnectionString(server.connection.serviceConnectionString);
+    const key = Buffer.alloc(32, 3).toString('base64');
+    for (const id of ['cut-0', 'cut-1']) {
+      await service.createOrUpdateIndividualEnrollment({ registrationId: id, iotHubs: [hubB.hostName], attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: key, secondaryKey: key } } });
+    }
+    // a first device opens the connector's keep-alive TLS connection to the hub (the proxy passes the handshake)
+    const warm = await rawRequest(DPS, 'PUT', `/${idScope}/registrations/cut-0/register?api-version=2021-06-01`, {
+      headers: { authorization: deviceSas(idScope, 'cut-0', key), 'content-type': 'application/json' }, body: JSON.stringify({ registrationId: 'cut-0' }),
+    });
+    assert.equal(warm.status, 202, warm.text);
+    const registryB = Registry.fromConnectionString(hubB.connectionString);
+    const onB = async () => { try { await registryB.get('cut-1'); return true; } catch { return false; } };
+
+    swallow = true; // from now on DPS never hears the hub's answers (the next request reuses that connection)
+    const register = rawRequest(DPS, 'PUT', `/${idScope}/registrations/cut-1/register?api-version=2021-06-01`, {
+      headers: { authorization: deviceSas(idScope, 'cut-1', key), 'content-type': 'application/json' }, body: JSON.stringify({ registrationId: 'cut-1' }),
+    }).catch((err: Error) => err);
+    const deadline = Date.now() + 15_000;
+    while (!(await onB()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(await onB(), 'the hub applied the create');
+    await server.kill(); // DPS dies waiting for the answer: hub written, record not
+    assert.ok((await register) instanceof Error, 'the device got no answer');
+    swallow = false;
+    for (const s of sockets) s.destroy();
+
+    server = await startServe(serveArgs(dataDir, DPS, [HUB], EXTRA));
+    const cleaned = Date.now() + 30_000; // lease 2 s + grace 5 s, reconciled every second
+    while ((await onB()) && Date.now() < cleaned) await new Promise((r) => setTimeout(r, 250));
+    assert.equal(await onB(), false, 'the orphan was deleted from the external hub');
+    assert.match(server.stdout() + server.stderr(), /deleted a hub device that no registration owns/);
+
+    const again = await runFleet({
+      endpoint: { host: DPS, port: 443, idScope, ca: readFileSync(server.connection.caCertFile) }, protocol: 'https', count: 1, concurrency: 1,
+      device: () => ({ registrationId: 'cut-1', credential: { kind: 'sas', key } }),
+    });
+    assert.equal(again.assigned, 1, JSON.stringify(again.errors));
+    assert.ok(await onB(), 'registered again, the device is on its hub');
+  } finally {
+    await server.stop();
+    await hubNode.stop();
+    proxy.close();
+    for (const s of sockets) s.destroy();
+  }
 });
