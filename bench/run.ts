@@ -3,7 +3,7 @@
  *
  * Starts a real `opendps serve` (SQLite store, one built-in hub, throttling off, retry-after 0) on 127.0.20.1/.2 and,
  * beside it, the limit server (bench/limit-server.ts: a bare HTTPS server and a bare MQTT-over-TLS responder with
- * OpenDPS's own DPS certificate and TLS options, answering fixed responses) on 127.0.21.1. Then, per protocol and
+ * OpenDPS's own DPS certificate and TLS options, answering fixed responses) on 127.0.43.1. Then, per protocol and
  * concurrency, the fleet simulator's engine (cli/simulate/fleet.ts, the engine of `opendps simulate`) registers
  * `--devices` symmetric-key group devices against each, every device on its own new TLS connection (register and
  * polls on it, then closed), and prints: devices/s, the ratio to the limit, latency percentiles, server CPU ms per
@@ -44,7 +44,7 @@ if (args.enrollments) {
 
 const DPS = '127.0.20.1';
 const HUB = '127.0.20.2';
-const LIMIT = '127.0.21.1';
+const LIMIT = '127.0.43.1';
 const devices = Number(args.devices);
 const concurrencies = args.concurrency!.split(',').map(Number);
 const protocols = args.protocols!.split(',') as SimProtocol[];
