@@ -16,15 +16,35 @@ export interface SasToken {
   /** signature bytes (decoded from the URL-encoded base64 in the token) */
   readonly signature: Buffer;
   readonly expiry: number;
+  /** `se` exactly as received (the HMAC is over the literal); defaults to `String(expiry)`. */
+  readonly rawExpiry?: string;
   readonly keyName?: string;
 }
 
 export type SasParseResult = { ok: true; token: SasToken } | { ok: false; reason: string };
 
-/** Parses `SharedAccessSignature sr=..&sig=..&se=..[&skn=..]`; keys in any order. */
+/**
+ * Longest token accepted. Real ones are a few hundred characters (the longest `sr` is a host name plus a 128-character
+ * device ID, URL-encoded); anything longer is refused before it is split (docs/hardening.md "Malformed input").
+ */
+export const MAX_SAS_LENGTH = 4096;
+/** Longest `se`: 12 digits reach the year 33658, and stay far inside Number's exact integers. */
+const EXPIRY = /^\d{1,12}$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+/** Printable ASCII only: every token an SDK builds is URL-encoded ASCII; a header may carry latin-1 bytes. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * Parses `SharedAccessSignature sr=..&sig=..&se=..[&skn=..]`; keys in any order, case-insensitive, each at most once;
+ * other keys are ignored. Never throws: any malformed token (missing, repeated or empty fields, bad percent-encoding,
+ * a non-numeric or too long `se`, a signature that is not base64, non-ASCII text, more than `MAX_SAS_LENGTH`
+ * characters) comes back as `{ ok: false, reason }`, and the reason never quotes the token.
+ */
 export function parseSas(text: string | undefined): SasParseResult {
-  if (!text) return { ok: false, reason: 'missing token' };
+  if (typeof text !== 'string' || !text) return { ok: false, reason: 'missing token' };
+  if (text.length > MAX_SAS_LENGTH) return { ok: false, reason: `token is longer than ${MAX_SAS_LENGTH} characters` };
   const trimmed = text.trim();
+  if (!PRINTABLE_ASCII.test(trimmed)) return { ok: false, reason: 'token has characters outside printable ASCII' };
   const space = trimmed.indexOf(' ');
   if (space < 0 || trimmed.slice(0, space) !== 'SharedAccessSignature') {
     return { ok: false, reason: 'token does not start with SharedAccessSignature' };
@@ -34,14 +54,14 @@ export function parseSas(text: string | undefined): SasParseResult {
     const eq = part.indexOf('=');
     if (eq <= 0) return { ok: false, reason: 'malformed token field' };
     const key = part.slice(0, eq).toLowerCase();
-    if (fields.has(key)) return { ok: false, reason: `duplicate token field ${key}` };
+    if (fields.has(key)) return { ok: false, reason: `duplicate token field ${key.slice(0, 16)}` };
     fields.set(key, part.slice(eq + 1));
   }
   const sr = fields.get('sr');
   const sig = fields.get('sig');
   const se = fields.get('se');
   if (!sr || !sig || !se) return { ok: false, reason: 'token lacks sr, sig or se' };
-  if (!/^\d{1,12}$/.test(se)) return { ok: false, reason: 'token expiry is not a number' };
+  if (!EXPIRY.test(se)) return { ok: false, reason: 'token expiry is not a number' };
   const skn = fields.get('skn');
   let resource: string;
   let signature: Buffer;
@@ -49,14 +69,14 @@ export function parseSas(text: string | undefined): SasParseResult {
   try {
     resource = decodeURIComponent(sr);
     const sigB64 = decodeURIComponent(sig);
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(sigB64)) return { ok: false, reason: 'signature is not base64' };
+    if (!BASE64.test(sigB64)) return { ok: false, reason: 'signature is not base64' };
     signature = Buffer.from(sigB64, 'base64');
     // decoded here too: a malformed `skn` is a malformed token (401), not a crash
     keyName = skn === undefined ? undefined : decodeURIComponent(skn);
   } catch {
     return { ok: false, reason: 'token is not URL-encoded correctly' };
   }
-  return { ok: true, token: { rawResource: sr, resource, signature, expiry: Number(se), keyName } };
+  return { ok: true, token: { rawResource: sr, resource, signature, expiry: Number(se), rawExpiry: se, keyName } };
 }
 
 /** HMAC-SHA256 with a base64 key; returns raw bytes. */
@@ -64,9 +84,9 @@ export function hmacSha256(base64Key: string, message: string): Buffer {
   return createHmac('sha256', Buffer.from(base64Key, 'base64')).update(message, 'utf8').digest();
 }
 
-/** True when `token` was signed with `base64Key` (constant-time compare). */
+/** True when `token` was signed with `base64Key` (constant-time compare); the HMAC is over the literal `sr` and `se`. */
 export function verifySasSignature(token: SasToken, base64Key: string): boolean {
-  const expected = hmacSha256(base64Key, `${token.rawResource}\n${token.expiry}`);
+  const expected = hmacSha256(base64Key, `${token.rawResource}\n${token.rawExpiry ?? token.expiry}`);
   return expected.length === token.signature.length && timingSafeEqual(expected, token.signature);
 }
 

@@ -13,6 +13,7 @@
  * parseDevicePayload(Buffer.from(' '), { maxBytes: DEVICE_PAYLOAD_LIMIT_BYTES })            // undefined
  * parseDevicePayload(Buffer.from('{"registrationId":"d1"}'), { maxBytes: 96 * 1024 })     // { registrationId: 'd1' }
  */
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../common/json-depth.js';
 import { DpsError } from '../core/errors.js';
 
 /** DPS's published maximum device message size. */
@@ -35,6 +36,8 @@ export function parseDevicePayload(bytes: Buffer, opts: { maxBytes: number; cont
   if (type && !type.includes('json') && !type.startsWith('text/plain')) {
     throw new DpsError('UnsupportedMediaType', `The content type '${type}' is not supported; send application/json.`);
   }
+  // nesting is refused before parsing, on every protocol (common/json-depth.ts; docs/hardening.md)
+  if (jsonDepthExceeds(bytes)) throw new DpsError('InvalidJson', `The payload is nested more than ${MAX_JSON_DEPTH} levels deep.`);
   try {
     return JSON.parse(text) as unknown;
   } catch {

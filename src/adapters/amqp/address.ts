@@ -14,10 +14,12 @@ export interface DpsAddress {
 }
 
 const ADDRESS = /^([^/?&\s]+)\/registrations\/([^/?&\s]+)$/;
+/** Longest address parsed (a real one is under 160 characters); a longer one is refused like a malformed one. */
+export const MAX_ADDRESS_LENGTH = 512;
 
-/** Returns undefined when the text does not have the `{idScope}/registrations/{registrationId}` shape. */
+/** Returns undefined when the text does not have the `{idScope}/registrations/{registrationId}` shape. Never throws. */
 export function parseAddress(text: string | undefined | null): DpsAddress | undefined {
-  if (!text) return undefined;
+  if (typeof text !== 'string' || !text || text.length > MAX_ADDRESS_LENGTH) return undefined;
   const m = ADDRESS.exec(text);
   return m ? { idScope: m[1]!, registrationId: m[2]! } : undefined;
 }

@@ -22,9 +22,15 @@ interface ServerMechanism {
   step?(response: Buffer | undefined): unknown;
 }
 
-/** `\0authzid\0authcid\0passwd` → [authcid, passwd] (RFC 4616); undefined when malformed. */
+/** Largest SASL PLAIN response parsed: a user name (≤ 512) and a SAS token (≤ 4096) with room to spare. */
+export const MAX_PLAIN_RESPONSE_BYTES = 8192;
+
+/**
+ * `authzid\0authcid\0passwd` → [authcid, passwd] (RFC 4616); undefined when malformed (not three fields, an empty
+ * user name or password, more than 8 KiB). Never throws.
+ */
 export function splitPlain(response: Buffer | undefined): [string, string] | undefined {
-  if (!response) return undefined;
+  if (!Buffer.isBuffer(response) || response.length > MAX_PLAIN_RESPONSE_BYTES) return undefined;
   const parts = response.toString('utf8').split('\u0000');
   if (parts.length !== 3 || !parts[1] || !parts[2]) return undefined;
   return [parts[1], parts[2]];

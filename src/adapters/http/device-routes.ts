@@ -8,13 +8,14 @@
  * go to the adapter's one error translation point (`respond.ts`).
  */
 import type { TLSSocket } from 'node:tls';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../../common/json-depth.js';
 import { readBody } from '../../transport/http/body.js';
 import { requestPeer } from '../../transport/tls-peer.js';
 import { operationAnswer } from '../../device-api/answer.js';
 import { parseDevicePayload, payloadTooLarge } from '../../device-api/payload.js';
 import { pollOperation, register, registrationStatus, type DeviceCall } from '../../device-api/requests.js';
 import { header, type HttpContext } from './context.js';
-import { json } from './respond.js';
+import { dpsBodyErrors, json } from './respond.js';
 import { device, type DpsRoute, type RouteParams } from './route.js';
 
 /** The device a request speaks for: the path, the Authorization SAS or the TLS client certificate chain. */
@@ -27,10 +28,14 @@ function callOf(ctx: HttpContext, p: RouteParams): DeviceCall {
   };
 }
 
-/** The request body as a device payload; the reader drains an oversized body, so the 413 still reaches the device. */
+/**
+ * The request body as a device payload; the reader drains an oversized body, so the 413 still reaches the device. A
+ * body nested deeper than 64 levels is refused (400001) before it is parsed (docs/hardening.md "Malformed input").
+ */
 async function payloadOf(ctx: HttpContext): Promise<unknown> {
   const maxBytes = ctx.limits.deviceBodyBytes;
-  const bytes = await readBody(ctx.req, maxBytes, () => payloadTooLarge(maxBytes, 'body'));
+  const bytes = await readBody(ctx.req, maxBytes, () => payloadTooLarge(maxBytes, 'body'), dpsBodyErrors.aborted);
+  if (bytes.length <= maxBytes && jsonDepthExceeds(bytes)) throw dpsBodyErrors.tooDeep(MAX_JSON_DEPTH);
   return parseDevicePayload(bytes, { maxBytes, contentType: header(ctx, 'content-type'), what: 'body' });
 }
 

@@ -9,8 +9,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readJson } from '../../transport/http/body.js';
 import { exchange } from '../../transport/http/exchange.js';
 import type { Reply } from '../../transport/http/reply.js';
-import { createRouter } from '../../transport/http/router.js';
+import { isRepeatedHeader } from '../../transport/http/headers.js';
+import { createRouter, requestUrl } from '../../transport/http/router.js';
 import type { Logger } from '../../common/logger.js';
+import { DpsError } from '../../core/errors.js';
 import type { Core } from '../../core/operations.js';
 import { deviceEndpoint, type DeviceEndpointOptions } from '../../device-api/endpoint-options.js';
 import { certificateRoutes } from './certificate-routes.js';
@@ -42,6 +44,8 @@ const routes: readonly DpsRoute[] = [...serviceRoutes, ...certificateRoutes, ...
 
 /** Runs the route's declared authentication, then its handler. */
 async function dispatch(route: DpsRoute, ctx: HttpContext, params: RouteParams, onServiceOperation?: (idScope: string) => void): Promise<Reply> {
+  // node:http would keep the first of two Authorization headers and drop the other: which one did the client mean?
+  if (route.auth !== 'none' && isRepeatedHeader(ctx.req, 'authorization')) throw new DpsError('Unauthorized', 'Unauthorized: the request has more than one Authorization header.');
   if (route.auth === 'service') {
     // DPS service API: a service SAS of this instance on every call; the policy's instance gives the ID scope
     const { idScope } = await ctx.core.authenticateService(header(ctx, 'authorization'), ctx.instanceName);
@@ -61,7 +65,7 @@ export function createDpsHttpHandler(opts: DpsHttpOptions): (req: IncomingMessag
     const trackingId = endpoint.newId();
     const started = Date.now();
     const status = await exchange(req, res, async () => {
-      const url = new URL(req.url ?? '/', 'https://dps');
+      const url = requestUrl(req.url, 'https://dps', dpsRouterErrors);
       const { route, params } = match(req.method ?? 'GET', url.pathname);
       const bodyBytes = route.auth === 'service' ? limits.serviceBodyBytes : limits.deviceBodyBytes;
       const ctx: HttpContext = {

@@ -20,15 +20,21 @@ export function errorReply(err: unknown, trackingId: string, logger: Logger, now
   return { status: answer.status, body: answer.body, headers: { 'x-ms-error-code': String(answer.error.errorCode), ...(answer.error.headers ?? {}) } };
 }
 
-/** 413000 past the limit, 415000 for a declared non-JSON type, 400001 for bad JSON. */
+/** What a refusal may echo of the client's own input (a content type, a path): enough to recognise it, no more. */
+export const echo = (text: string, max = 100): string => (text.length > max ? `${text.slice(0, max)}…` : text);
+
+/** 413000 past the limit, 415000 for a declared non-JSON type, 400001 for bad or too deeply nested JSON. */
 export const dpsBodyErrors: BodyErrors = {
   tooLarge: (max) => new DpsError('PayloadTooLarge', `The request body is larger than ${max} bytes.`),
   invalidJson: () => new DpsError('InvalidJson'),
-  unsupportedType: (type) => new DpsError('UnsupportedMediaType', `The content type '${type}' is not supported; send application/json.`),
+  tooDeep: (max) => new DpsError('InvalidJson', `The request body nests arrays or objects deeper than ${max} levels.`),
+  aborted: () => new DpsError('BadRequest', 'The request body was not received completely.'),
+  unsupportedType: (type) => new DpsError('UnsupportedMediaType', `The content type '${echo(type)}' is not supported; send application/json.`),
 };
 
 export const dpsRouterErrors: RouterErrors = {
-  notFound: (pathname) => new DpsError('NotFound', `No resource at ${pathname}.`),
+  notFound: (pathname) => new DpsError('NotFound', `No resource at ${echo(pathname)}.`),
   methodNotAllowed: () => new DpsError('MethodNotAllowed'),
   badPath: () => new DpsError('BadRequest', 'The request path is not URL-encoded correctly.'),
+  badTarget: () => new DpsError('BadRequest', 'The request target is not a valid URL path.'),
 };

@@ -20,6 +20,10 @@ export const RESPONSE_FILTER = '$dps/registrations/res/#';
 
 /** Longest request id echoed back (a uuid is 36 characters). */
 export const MAX_RID_LENGTH = 256;
+/** Longest operation id looked up (ours are `{registrationId}.{uuid}`: at most 165 characters). */
+export const MAX_OPERATION_ID_LENGTH = 256;
+/** Characters a request id may not have: it is echoed into a topic name [MQTT-3.3.2-2], [MQTT-1.5.3-2]. */
+const UNUSABLE_RID = /[+#\u0000]/;
 
 export type RequestTopic =
   | { op: 'register'; rid?: string }
@@ -50,18 +54,19 @@ function decode(value: string | undefined): string | undefined {
 
 /**
  * Recognises the two request topics. Returns undefined for any other topic name (the adapter then closes the
- * connection). A missing or unusable `$rid` comes back as `rid: undefined`, a missing operation id as
- * `operationId: undefined`: the request is answered with 400, not dropped.
+ * connection). A missing or unusable `$rid` (empty, longer than 256 characters, or with a wildcard or NUL that
+ * cannot go back into a topic name) comes back as `rid: undefined`, a missing or over-long operation id as
+ * `operationId: undefined`: the request is answered with 400, not dropped. Never throws.
  */
 export function parseRequestTopic(topic: string): RequestTopic | undefined {
   const m = REQUEST.exec(topic);
   if (!m) return undefined;
   const params = rawParams(m[2] ?? '');
   const rawRid = params.get('$rid');
-  const rid = rawRid && rawRid.length <= MAX_RID_LENGTH ? rawRid : undefined;
+  const rid = rawRid && rawRid.length <= MAX_RID_LENGTH && !UNUSABLE_RID.test(rawRid) ? rawRid : undefined;
   if (m[1] === 'PUT/iotdps-register') return { op: 'register', rid };
   const operationId = decode(params.get('operationId'));
-  return { op: 'poll', rid, operationId: operationId || undefined };
+  return { op: 'poll', rid, operationId: operationId && operationId.length <= MAX_OPERATION_ID_LENGTH ? operationId : undefined };
 }
 
 /** The response topic for a request: `$rid` as received (empty when the request had none), optional retry-after. */

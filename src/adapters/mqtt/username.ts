@@ -19,6 +19,8 @@ export interface DpsUsername {
 }
 
 const USERNAME = /^([^/?&]+)\/registrations\/([^/?&]+)(?:\/?\??(.*))?$/;
+/** Longest user name parsed (a real one is under 200 characters); a longer one is refused like a malformed one. */
+export const MAX_USERNAME_LENGTH = 2048;
 
 function decode(v: string): string {
   try {
@@ -28,9 +30,9 @@ function decode(v: string): string {
   }
 }
 
-/** Returns undefined when the user name does not have the `{idScope}/registrations/{registrationId}` shape. */
+/** Returns undefined when the user name does not have the `{idScope}/registrations/{registrationId}` shape. Never throws. */
 export function parseUsername(username: string | undefined): DpsUsername | undefined {
-  if (!username) return undefined;
+  if (typeof username !== 'string' || !username || username.length > MAX_USERNAME_LENGTH) return undefined;
   const m = USERNAME.exec(username);
   if (!m) return undefined;
   const out: DpsUsername = { idScope: m[1]!, registrationId: m[2]! };

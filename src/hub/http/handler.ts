@@ -13,8 +13,10 @@ import { systemClock, type Clock } from '../../common/clock.js';
 import { parseJsonBody, readJson } from '../../transport/http/body.js';
 import type { Reply } from '../../transport/http/reply.js';
 import { exchange } from '../../transport/http/exchange.js';
-import { createRouter } from '../../transport/http/router.js';
+import { isRepeatedHeader } from '../../transport/http/headers.js';
+import { createRouter, requestUrl } from '../../transport/http/router.js';
 import { noopLogger, type Logger } from '../../common/logger.js';
+import { HubError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { newTrackingId } from '../ids.js';
 import { createServiceAuthenticator, type SharedAccessPolicy } from './auth.js';
@@ -67,7 +69,7 @@ function createRunner(opts: HubHttpHandlerOptions) {
       const seen = { operation: 'unknown', policy: undefined as string | undefined };
       return {
         async run(rawUrl: string, headers: IncomingHttpHeaders, body: () => Promise<unknown>): Promise<Reply> {
-          const url = new URL(rawUrl, 'https://hub.invalid');
+          const url = requestUrl(rawUrl, 'https://hub.invalid', hubRouterErrors);
           seen.policy = authenticate(headers.authorization, url.pathname).policyName;
           const { route, params } = match(method, url.pathname);
           seen.operation = route.operation;
@@ -87,6 +89,8 @@ export function createHubHttpHandler(opts: HubHttpHandlerOptions): HubHttpHandle
     const one = runner.start(method);
     let answered = false;
     const status = await exchange(req, res, async () => {
+      // node:http keeps the first of two Authorization headers and drops the other: refused rather than guessed
+      if (isRepeatedHeader(req, 'authorization')) throw new HubError('IotHubUnauthorizedAccess', 'Unauthorized: the request has more than one Authorization header');
       const reply = await one.run(req.url ?? '/', req.headers, () => readJson(req, runner.maxBody, hubBodyErrors));
       answered = true;
       return reply;

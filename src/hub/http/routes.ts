@@ -11,6 +11,7 @@ import { parseIfMatch } from '../context.js';
 import { argumentInvalid } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { parseMethodRequest } from '../methods.js';
+import { checkQueryLimits } from './query-limits.js';
 
 export interface RouteRequest {
   readonly hub: Hub;
@@ -76,6 +77,7 @@ export const hubRoutes: readonly Route[] = [
     const body = await requiredBody(req);
     const sql = typeof body === 'object' && body !== null ? (body as { query?: unknown }).query : undefined;
     if (typeof sql !== 'string') throw argumentInvalid('The body must be {"query":"SELECT ..."}');
+    checkQueryLimits(sql);
     const page = await req.hub.query(sql, {
       maxItemCount: positiveInt(header(req, 'x-ms-max-item-count'), 'x-ms-max-item-count'),
       continuation: header(req, 'x-ms-continuation') || undefined,

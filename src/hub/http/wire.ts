@@ -13,16 +13,19 @@ import { HubError, argumentInvalid } from '../errors.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 
-/** 413 MessageTooLarge past the limit, 400 ArgumentInvalid for bad JSON; any content type is read as JSON. */
+/** 413 MessageTooLarge past the limit, 400 ArgumentInvalid for bad or too deeply nested JSON; any content type is read as JSON. */
 export const hubBodyErrors: BodyErrors = {
   tooLarge: (max) => new HubError('MessageTooLarge', `The request body is larger than ${max} bytes`),
   invalidJson: () => argumentInvalid('The request body is not valid JSON'),
+  tooDeep: (max) => argumentInvalid(`The request body nests arrays or objects deeper than ${max} levels`),
+  aborted: () => argumentInvalid('The request body was not received completely'),
 };
 
 export const hubRouterErrors: RouterErrors = {
   notFound: () => new HubError('NotFound', 'The requested resource does not exist'),
   methodNotAllowed: (method) => new HubError('MethodNotAllowed', `Method ${method} is not allowed on this resource`),
   badPath: () => argumentInvalid('The request path is not URL-encoded correctly'),
+  badTarget: () => argumentInvalid('The request target is not a valid URL path'),
 };
 
 /**

@@ -10,18 +10,24 @@ export type DevicePublish =
   | { kind: 'methodResponse'; status: number; rid: string }
   | { kind: 'unknown' };
 
+/**
+ * `k=v&k=v` → a plain object of own properties. Never throws: a pair that is not valid percent-encoding is kept as
+ * sent, and a key such as `__proto__` or `constructor` is an ordinary own property (defined, not assigned, so it
+ * cannot reach the prototype).
+ */
 export function parsePropertyBag(bag: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (!bag) return out;
+  const set = (k: string, v: string) => Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   for (const part of bag.split('&')) {
     if (!part) continue;
     const eq = part.indexOf('=');
     const k = eq < 0 ? part : part.slice(0, eq);
     const v = eq < 0 ? '' : part.slice(eq + 1);
     try {
-      out[decodeURIComponent(k)] = decodeURIComponent(v);
+      set(decodeURIComponent(k), decodeURIComponent(v));
     } catch {
-      out[k] = v;
+      set(k, v);
     }
   }
   return out;
@@ -31,11 +37,15 @@ export function buildPropertyBag(props: Record<string, string>): string {
   return Object.entries(props).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
 }
 
+/** Longest request id accepted (it is echoed into the response topic). */
+export const MAX_RID_LENGTH = 256;
+
 function ridOf(query: string): string | undefined {
   const rid = new URLSearchParams(query).get('$rid');
-  return rid ? rid : undefined;
+  return rid && rid.length <= MAX_RID_LENGTH ? rid : undefined;
 }
 
+/** What a device published, by its topic name; anything unrecognised (or with an unusable `$rid`) is `unknown`. Never throws. */
 export function parseDevicePublish(topic: string): DevicePublish {
   const events = /^devices\/([^/]+)\/messages\/events(?:\/(.*))?$/.exec(topic);
   if (events) {

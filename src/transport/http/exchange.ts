@@ -14,21 +14,31 @@ export interface ExchangeOptions {
   readonly onError: (err: unknown) => Reply;
 }
 
-/** Runs `produce` and writes its reply (or the error reply). Returns the status written, for the access log. */
+/**
+ * Runs `produce` and writes its reply (or the error reply). Returns the status written, for the access log. Never
+ * rejects: the listener is called as `void handler(req, res)`, where a rejection would be unhandled and end the
+ * process; if even the error path fails (the error translation throws, the socket is gone), the connection is
+ * destroyed and 500 is returned.
+ */
 export async function exchange(req: IncomingMessage, res: ServerResponse, produce: () => Promise<Reply>, opts: ExchangeOptions): Promise<number> {
   try {
     const reply = await produce();
     writeReply(res, reply, opts.headers);
     return reply.status;
   } catch (err) {
-    const reply = opts.onError(err);
-    // an unread (refused or oversized) body is drained, not destroyed, so the error reply can still be sent
-    if (!req.readableEnded) req.resume();
-    if (res.headersSent) {
-      res.destroy();
+    try {
+      const reply = opts.onError(err);
+      // an unread (refused or oversized) body is drained, not destroyed, so the error reply can still be sent
+      if (!req.readableEnded) req.resume();
+      if (res.headersSent) {
+        res.destroy();
+        return reply.status;
+      }
+      writeReply(res, reply, opts.headers);
       return reply.status;
+    } catch {
+      res.destroy();
+      return 500;
     }
-    writeReply(res, reply, opts.headers);
-    return reply.status;
   }
 }

@@ -19,6 +19,21 @@ export interface RouterErrors {
   methodNotAllowed(method: string): Error;
   /** A path segment is not valid percent-encoding. */
   badPath(): Error;
+  /** The request target is not a URL at all (`//[`, `http://[`): `requestUrl` refuses it. */
+  badTarget(): Error;
+}
+
+/**
+ * The request target as a URL. node:http passes the target as the client sent it, and `new URL` throws on some of
+ * them (`//[`, `http://`): that is the client's mistake, the API's 400, not a crash.
+ * @example requestUrl(req.url, 'https://dps', dpsRouterErrors).pathname
+ */
+export function requestUrl(target: string | undefined, base: string, errors: Pick<RouterErrors, 'badTarget'>): URL {
+  try {
+    return new URL(target ?? '/', base);
+  } catch {
+    throw errors.badTarget();
+  }
 }
 
 export interface RouteMatch<R> {
