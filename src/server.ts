@@ -15,6 +15,8 @@ import { createDpsHttpHandler } from './adapters/http/dps-http-handler.js';
 import { createDpsMqttHandler } from './adapters/mqtt/dps-mqtt-handler.js';
 import { createDpsAmqpHandler } from './adapters/amqp/dps-amqp-handler.js';
 import { attachWebSocket, createTlsListener } from './transport/tls-listener.js';
+import { createConnectionLimiter, limitConnections, listenerTimeouts, type ConnectionLimiter } from './transport/connection-limits.js';
+import { createAuthFailureLimiter, withAuthFailureLimit } from './device-api/auth-failure-limiter.js';
 import { createForwardedHttpServer, createForwardedStreamServer, createTlsWorkers } from './transport/tls-workers.js';
 import { systemClock } from './common/clock.js';
 import { cryptoIds } from './common/ids.js';
@@ -155,8 +157,24 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle, nodeLocation: config.location,
         registrationLeaseSeconds: config.registrationLeaseSeconds, maxBulkItems: config.maxBulkItems },
     }), { clock, ids: cryptoIds, onAttempt: (a) => recorder.record(a) });
-    drain = countInFlight(recorded); // graceful shutdown waits for these (setup/drain.ts)
+    // failed authentications per client address (docs/limits.md): an address over the limit is refused with 429
+    // before the core (and before an attempt record); counted, and logged once while it stays refused
+    const authLimiter = createAuthFailureLimiter({ failuresPerMinute: config.limits.authFailuresPerMinute, clock });
+    const limited = withAuthFailureLimit(recorded, authLimiter, { onLimited: (l) => {
+      metrics.authFailureLimited(l.protocol);
+      if (l.first) logger.info('device requests refused: too many failed authentications from this address', { clientAddress: l.clientAddress, protocol: l.protocol, retryAfterSeconds: l.retryAfterSeconds });
+    } });
+    drain = countInFlight(limited); // graceful shutdown waits for these (setup/drain.ts)
     const core = drain.core;
+
+    // deadlines and caps for every device-facing listener (docs/limits.md): TLS handshake, request head and MQTT
+    // CONNECT / AMQP SASL + open within the connect timeout; open connections per listener group, in total and per
+    // client address, refused before their handshake and counted (opendps_connections_refused_total)
+    const connectTimeoutMs = config.limits.connectTimeoutSeconds * 1000;
+    const timeouts = listenerTimeouts({ connectTimeoutMs, requestTimeoutMs: config.limits.requestTimeoutSeconds * 1000 });
+    const caps = { maxTotal: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerAddress };
+    const capped = (server: NetServer, limiter: ConnectionLimiter, listener: string) =>
+      limitConnections(server, limiter, { listener, onRefused: (reason) => metrics.refuseConnection(listener, reason) });
 
     // 5. built-in hubs, each on its own HTTPS endpoint, linked to the instance through the core's linked-hub
     //    operation (its checks apply; weight, apply flag and location an operator set survive restarts)
@@ -171,15 +189,18 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       localHubs.push({ hostName: h.hostName, address: h.bindAddress, port: h.httpsPort, policies: state.policies,
         send: createHubInProcessSend({ hub, hostName: h.hostName, policies: state.policies, clock, logger }) });
       // client certificates requested (X.509 devices over MQTT-WS), never required: SAS clients send none
-      const server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler(req, res));
+      const server = createHttpsServer({ ...timeouts, cert: tls.certPem, key: tls.keyPem, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler(req, res));
+      const hubLimiter = createConnectionLimiter(caps); // the hub's HTTPS and MQTT listeners together
+      capped(server, hubLimiter, `${h.name}-https`);
       await listen(server, `built-in hub ${h.name} (HTTPS)`, h.bindAddress, h.httpsPort);
       servers.push(server);
       trackConnections(server, `${h.name}-https`, metrics);
       // devices: MQTT over TLS, and MQTT over WebSockets on the HTTPS port
-      const mqtt = createHubMqttEndpoint({ hub, hostNames: [h.hostName, `${h.hostName}:${h.mqttPort}`], clock, logger: logger.child({ hub: h.name }) });
+      const mqtt = createHubMqttEndpoint({ hub, hostNames: [h.hostName, `${h.hostName}:${h.mqttPort}`], clock, logger: logger.child({ hub: h.name }), connectTimeoutMs });
       const detachWs = attachWebSocket(server, { mqtt: mqtt.handle }, { fallback: 'mqtt' });
       cleanups.push(async () => { detachWs(); mqtt.close(); });
-      const mqttServer = createTlsListener({ cert: tls.certPem, key: tls.keyPem }, mqtt.handle);
+      const mqttServer = createTlsListener({ cert: tls.certPem, key: tls.keyPem }, mqtt.handle, { handshakeTimeoutMs: connectTimeoutMs });
+      capped(mqttServer, hubLimiter, `${h.name}-mqtt`);
       await listen(mqttServer, `built-in hub ${h.name} (MQTT over TLS)`, h.bindAddress, h.mqttPort);
       servers.push(mqttServer);
       trackConnections(mqttServer, `${h.name}-mqtt`, metrics);
@@ -193,8 +214,10 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const dpsHandler = createDpsHttpHandler({
       core, logger, instanceName: INSTANCE_NAME, clock, ids: cryptoIds, onServiceOperation: (idScope) => meter.count(idScope, 'serviceOperation', clock.now()), console: consoleOptions(config, hubInfo, ca.certPem) });
     // device API over MQTT and AMQP; adapters get tracking IDs and the clock from here, as the core does
-    const dpsMqtt = createDpsMqttHandler({ core, logger, clock, ids: cryptoIds });
-    const dpsAmqp = createDpsAmqpHandler({ core, logger, clock, ids: cryptoIds });
+    const dpsMqtt = createDpsMqttHandler({ core, logger, clock, ids: cryptoIds, connectTimeoutMs });
+    const dpsAmqp = createDpsAmqpHandler({ core, logger, clock, ids: cryptoIds, connectTimeoutMs, guard: { maxFrameBytes: config.limits.amqpMaxFrameBytes } });
+    // a WebSocket message carries at most one MQTT packet (256 KiB) or a few AMQP frames
+    const dpsWsMaxPayload = 256 * 1024 + 4096;
     if (config.workers > 0) {
       // TLS in worker processes (transport/tls-workers.ts); this node gets plaintext on internal listeners
       const workers = createTlsWorkers({ count: config.workers, logger, settings: {
@@ -203,7 +226,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       } });
       cleanups.push(() => workers.close());
       const internalHttp = createForwardedHttpServer((req, res) => void dpsHandler(req, res));
-      const detachDpsWs = attachWebSocket(internalHttp, { mqtt: dpsMqtt, AMQPWSB10: dpsAmqp }, { fallback: 'mqtt' });
+      const detachDpsWs = attachWebSocket(internalHttp, { mqtt: dpsMqtt, AMQPWSB10: dpsAmqp }, { fallback: 'mqtt', maxPayload: dpsWsMaxPayload });
       cleanups.push(async () => detachDpsWs());
       for (const [server, what, path] of [
         [internalHttp, 'HTTP from the TLS workers', workers.sockets.https],
@@ -220,19 +243,23 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       // X.509 devices authenticate with a TLS client certificate: ask for one, never reject at the TLS layer (trust is
       // decided per enrollment in the core), and resume no sessions, so every request carries its full chain
       const dpsServer = createHttpsServer({
-        cert: dpsTls.certPem, key: dpsTls.keyPem, requestCert: true, rejectUnauthorized: false, secureOptions: tlsConstants.SSL_OP_NO_TICKET,
+        ...timeouts, cert: dpsTls.certPem, key: dpsTls.keyPem, requestCert: true, rejectUnauthorized: false, secureOptions: tlsConstants.SSL_OP_NO_TICKET,
       }, (req, res) => void dpsHandler(req, res));
+      const dpsLimiter = createConnectionLimiter(caps); // the DPS endpoint's HTTPS, MQTT and AMQP listeners together
+      capped(dpsServer, dpsLimiter, 'dps-https');
       await listen(dpsServer, 'the DPS endpoint (HTTPS)', config.dps.bindAddress, config.dps.httpsPort);
       servers.push(dpsServer);
       trackConnections(dpsServer, 'dps-https', metrics);
       // MQTT and AMQP: TLS listeners, and one WebSocket upgrade handler (by subprotocol) on HTTPS
-      const detachDpsWs = attachWebSocket(dpsServer, { mqtt: dpsMqtt, AMQPWSB10: dpsAmqp }, { fallback: 'mqtt' });
+      const detachDpsWs = attachWebSocket(dpsServer, { mqtt: dpsMqtt, AMQPWSB10: dpsAmqp }, { fallback: 'mqtt', maxPayload: dpsWsMaxPayload });
       cleanups.push(async () => detachDpsWs());
-      const dpsMqttServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsMqtt);
+      const dpsMqttServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsMqtt, { handshakeTimeoutMs: connectTimeoutMs });
+      capped(dpsMqttServer, dpsLimiter, 'dps-mqtt');
       await listen(dpsMqttServer, 'the DPS endpoint (MQTT over TLS)', config.dps.bindAddress, config.dps.mqttPort);
       servers.push(dpsMqttServer);
       trackConnections(dpsMqttServer, 'dps-mqtt', metrics);
-      const dpsAmqpServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsAmqp);
+      const dpsAmqpServer = createTlsListener({ cert: dpsTls.certPem, key: dpsTls.keyPem }, dpsAmqp, { handshakeTimeoutMs: connectTimeoutMs });
+      capped(dpsAmqpServer, dpsLimiter, 'dps-amqp');
       await listen(dpsAmqpServer, 'the DPS endpoint (AMQP over TLS)', config.dps.bindAddress, config.dps.amqpPort);
       servers.push(dpsAmqpServer);
       trackConnections(dpsAmqpServer, 'dps-amqp', metrics);

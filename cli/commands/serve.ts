@@ -43,6 +43,17 @@ Options (each also settable as an OPENDPS_* environment variable, or in a JSON f
                         'opendps enrollment import' load large files faster (1-10000)               (default 10)
   --workers N           TLS worker processes for the DPS endpoint (handshakes and encryption on more cores; the
                         node itself stays one process). 0 = none; e.g. the number of cores        (default 0)
+
+Limits against slow, stalled and abusive clients (docs/limits.md):
+  --connect-timeout SEC   TLS handshake, MQTT CONNECT, AMQP header + SASL + open and an HTTPS request head must
+                        be done within this (e.g. 0.5 for tests)                                 (default 10)
+  --request-timeout SEC   A whole HTTPS request, body included          (default 30, at least --connect-timeout)
+  --max-connections N     Open connections to the DPS endpoint (its HTTPS, MQTT and AMQP listeners together), and
+                        to each built-in hub; more are closed at once, 0 = no cap               (default 10000)
+  --max-connections-per-address N  The same per client address (IPv6: per /64), 0 = no cap     (default 1000)
+  --auth-failures-per-minute N  Failed device authentications per client address per minute; past that
+                        the address's device requests get 429 (MQTT CONNECT: CONNACK 3) before any key is
+                        checked. 0 = off                            (default 1000; 0 with --throttle off)
   --log-level LEVEL     debug | info | warn | error                                             (default info)
   --log-format FORMAT   json (one JSON object per line on stderr) | pretty (for a terminal)   (default json)
   --admin-bind ADDR     Address of the admin listener (/metrics, /healthz, /readyz)
@@ -84,6 +95,8 @@ const FLAGS: Array<[flag: string, key: keyof RawOptions]> = [
   ['retry-after', 'retryAfter'], ['throttle', 'throttle'], ['throttle-registrations', 'throttleRegistrations'],
   ['throttle-polls', 'throttlePolls'], ['location', 'location'], ['registration-lease', 'registrationLease'],
   ['max-bulk-items', 'maxBulkItems'], ['workers', 'workers'],
+  ['connect-timeout', 'connectTimeout'], ['request-timeout', 'requestTimeout'], ['max-connections', 'maxConnections'],
+  ['max-connections-per-address', 'maxConnectionsPerAddress'], ['auth-failures-per-minute', 'authFailuresPerMinute'],
   ['log-level', 'logLevel'], ['log-format', 'logFormat'], ['admin-bind', 'adminBind'], ['admin-port', 'adminPort'],
   ['admin-token', 'adminToken'], ['config', 'config'], ['id-scope', 'idScope'], ['service-key', 'serviceKey'], ['hub-key', 'hubKey'],
 ];

@@ -83,6 +83,21 @@ export const configSchema = z.object({
    * The node stays one process for everything else.
    */
   workers: z.number().int().min(0).max(64),
+  /**
+   * Deadlines and caps against slow, stalled and abusive clients (docs/limits.md): the TLS handshake, MQTT CONNECT,
+   * AMQP header + SASL + open, and an HTTPS request head must be done within `connectTimeoutSeconds`; a whole HTTPS
+   * request within `requestTimeoutSeconds`; open connections per listener group (the DPS endpoint; each built-in hub)
+   * in total and per client address; failed device authentications per client address per minute; the AMQP
+   * max-frame-size. 0 = no cap / no limit.
+   */
+  limits: z.object({
+    connectTimeoutSeconds: z.number().min(0.1).max(300),
+    requestTimeoutSeconds: z.number().min(0.1).max(3600),
+    maxConnections: z.number().int().min(0),
+    maxConnectionsPerAddress: z.number().int().min(0),
+    authFailuresPerMinute: z.number().int().min(0),
+    amqpMaxFrameBytes: z.number().int().min(512).max(16 * 1024 * 1024),
+  }).strict().refine((l) => l.requestTimeoutSeconds >= l.connectTimeoutSeconds, { message: 'requestTimeoutSeconds must be at least connectTimeoutSeconds', path: ['requestTimeoutSeconds'] }),
   /** The admin listener (/metrics, /healthz, /readyz; src/admin): its own address and port; port 0 = off. */
   admin: z.object({
     bindAddress: z.string().min(1).regex(/^[A-Za-z0-9.-]+$|^\[?[0-9a-fA-F:.]+\]?$/, 'must be a host name or IP address'),
@@ -108,6 +123,9 @@ export const configFileSchema = z.object({
   throttle: z.object({ preset: str, registrationsPerMinute: n, devicePollsPerWindow: n, devicePollWindowSeconds: n }).partial().strict(),
   registrationLeaseSeconds: n, maxBulkItems: n, workers: n,
   admin: z.object({ bindAddress: str, port: n, token: str }).partial().strict(),
+  limits: z.object({
+    connectTimeoutSeconds: n, requestTimeoutSeconds: n, maxConnections: n, maxConnectionsPerAddress: n, authFailuresPerMinute: n, amqpMaxFrameBytes: n,
+  }).partial().strict(),
   idScope: str, serviceKey: str,
 }).partial().strict();
 export type ConfigFile = z.infer<typeof configFileSchema>;
@@ -146,6 +164,12 @@ export interface RawOptions {
   hubKey?: string;
   /** Throttle preset: dev | azure | off. */
   throttle?: string;
+  /** docs/limits.md */
+  connectTimeout?: string;
+  requestTimeout?: string;
+  maxConnections?: string;
+  maxConnectionsPerAddress?: string;
+  authFailuresPerMinute?: string;
 }
 
 const ENV: Record<keyof RawOptions, string> = {
@@ -157,6 +181,8 @@ const ENV: Record<keyof RawOptions, string> = {
   registrationLease: 'OPENDPS_REGISTRATION_LEASE', maxBulkItems: 'OPENDPS_MAX_BULK_ITEMS',
   logFormat: 'OPENDPS_LOG_FORMAT', adminBind: 'OPENDPS_ADMIN_BIND', adminPort: 'OPENDPS_ADMIN_PORT', adminToken: 'OPENDPS_ADMIN_TOKEN',
   idScope: 'OPENDPS_ID_SCOPE', serviceKey: 'OPENDPS_SERVICE_KEY', hubKey: 'OPENDPS_HUB_KEY', throttle: 'OPENDPS_THROTTLE',
+  connectTimeout: 'OPENDPS_CONNECT_TIMEOUT', requestTimeout: 'OPENDPS_REQUEST_TIMEOUT', maxConnections: 'OPENDPS_MAX_CONNECTIONS',
+  maxConnectionsPerAddress: 'OPENDPS_MAX_CONNECTIONS_PER_ADDRESS', authFailuresPerMinute: 'OPENDPS_AUTH_FAILURES_PER_MINUTE',
 };
 
 /** Edit distance, for "did you mean" suggestions. */
@@ -302,6 +328,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
   const preset = THROTTLE_PRESETS[presetName as ThrottlePreset];
   const idScope = pick('idScope') ?? fromFile.idScope;
   const serviceKey = pick('serviceKey') ?? fromFile.serviceKey;
+  const connectTimeoutSeconds = num('limits.connectTimeoutSeconds', pick('connectTimeout')) ?? fromFile.limits?.connectTimeoutSeconds ?? 10;
   const candidate = {
     dataDir,
     store: pick('store') ?? fromFile.store ?? `sqlite:${resolve(dataDir, 'opendps.sqlite')}`,
@@ -329,6 +356,16 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
     registrationLeaseSeconds: num('registrationLeaseSeconds', pick('registrationLease')) ?? fromFile.registrationLeaseSeconds ?? 60,
     maxBulkItems: num('maxBulkItems', pick('maxBulkItems')) ?? fromFile.maxBulkItems ?? 10,
     workers: num('workers', pick('workers')) ?? fromFile.workers ?? 0,
+    // docs/limits.md: generous enough for SDK test suites and benchmarks from one address; `--throttle off` also
+    // turns the failed-authentication limit off unless it is set
+    limits: {
+      connectTimeoutSeconds,
+      requestTimeoutSeconds: num('limits.requestTimeoutSeconds', pick('requestTimeout')) ?? fromFile.limits?.requestTimeoutSeconds ?? Math.max(30, connectTimeoutSeconds),
+      maxConnections: num('limits.maxConnections', pick('maxConnections')) ?? fromFile.limits?.maxConnections ?? 10_000,
+      maxConnectionsPerAddress: num('limits.maxConnectionsPerAddress', pick('maxConnectionsPerAddress')) ?? fromFile.limits?.maxConnectionsPerAddress ?? 1000,
+      authFailuresPerMinute: num('limits.authFailuresPerMinute', pick('authFailuresPerMinute')) ?? fromFile.limits?.authFailuresPerMinute ?? (presetName === 'off' ? 0 : 1000),
+      amqpMaxFrameBytes: fromFile.limits?.amqpMaxFrameBytes ?? 64 * 1024,
+    },
     // loopback by default: beside a loopback DPS endpoint, else on 127.0.0.1 (metrics are not for the network)
     admin: {
       ...fromFile.admin,

@@ -37,6 +37,10 @@ export interface Metrics {
   observeStoreCall(repository: string, method: string, ok: boolean, seconds: number): void;
   /** The open-connections gauge (connections.ts keeps it). */
   readonly openConnections: Gauge<'listener'>;
+  /** A connection refused by a cap (transport/connection-limits.ts), destroyed before its TLS handshake. */
+  refuseConnection(listener: string, reason: string): void;
+  /** A device request refused because its address failed to authenticate too often (device-api/auth-failure-limiter.ts). */
+  authFailureLimited(protocol: string): void;
   /** The text Prometheus reads; gauges that read the store or hubs are collected now (gauges.ts). */
   scrape(): Promise<{ contentType: string; body: string }>;
 }
@@ -114,6 +118,15 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     name: 'opendps_open_connections', help: 'Open TCP connections per listener (device, service and hub endpoints).', labelNames: ['listener'] as const, registers,
   });
 
+  const connectionsRefused = new Counter({
+    name: 'opendps_connections_refused_total', help: 'Connections refused by a cap (docs/limits.md) before their TLS handshake, by listener and reason (max_connections, max_connections_per_address).',
+    labelNames: ['listener', 'reason'] as const, registers,
+  });
+  const authFailuresLimited = new Counter({
+    name: 'opendps_auth_failures_limited_total', help: 'Device requests refused with 429 before authentication because their client address failed to authenticate too often (docs/limits.md), by protocol.',
+    labelNames: ['protocol'] as const, registers,
+  });
+
   const observeAttempt = (a: AttemptRecord): void => {
     const attestation = a.attestation ?? 'unknown';
     deviceRequests.inc({ operation: a.operation, protocol: a.protocol, outcome: a.outcome, attestation });
@@ -143,6 +156,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       if (!ok) storeErrors.inc({ repository, method });
     },
     openConnections,
+    refuseConnection(listener, reason) {
+      connectionsRefused.inc({ listener, reason });
+    },
+    authFailureLimited(protocol) {
+      authFailuresLimited.inc({ protocol });
+    },
     async scrape() {
       // merged per scrape: gauges registered after creation (gauges.ts) are included
       const all = withProcess ? Registry.merge([withProcess, registry]) : registry;

@@ -5,6 +5,9 @@
  * SDKs' `MqttWs` transports, `AMQPWSB10` for `AmqpWs`). Client certificates are requested but not required at the
  * TLS layer: trust is decided per device/enrollment.
  *
+ * Bounds (docs/limits.md): a TLS handshake must finish within `handshakeTimeoutMs` (default 10 s; Node's own default
+ * is 120 s); a WebSocket message may carry at most `maxPayload` bytes (default 1 MiB; larger closes with 1009).
+ *
  * @example
  * createTlsListener({ cert, key }, amqpHandler);                          // amqps://host:5671
  * attachWebSocket(httpsServer, { mqtt: mqttHandler, AMQPWSB10: amqpHandler }); // one upgrade handler for both
@@ -20,13 +23,16 @@ export const WEBSOCKET_PATH = '/$iothub/websocket';
 /** Gets each accepted connection: the byte stream (the TLS socket itself, or a WebSocket stream) and its TLS socket. */
 export type ConnectionHandler = (stream: Duplex, socket: TLSSocket) => void;
 
-export function createTlsListener(tls: { cert: string; key: string }, onConnection: ConnectionHandler): TlsServer {
+export function createTlsListener(tls: { cert: string; key: string }, onConnection: ConnectionHandler, opts: { handshakeTimeoutMs?: number } = {}): TlsServer {
   // requestCert without rejecting: devices using SAS send no certificate; X.509 trust is checked per device.
-  const server = createTlsServer({ cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (socket) => {
+  const server = createTlsServer({
+    cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+  }, (socket) => {
     socket.setNoDelay(true);
     onConnection(socket, socket);
   });
-  server.on('tlsClientError', () => { /* a failed handshake closes that socket only */ });
+  // a failed or timed-out handshake closes that socket only (Node leaves it open when this event has a listener)
+  server.on('tlsClientError', (_err, socket) => socket.destroy());
   return server;
 }
 
@@ -35,14 +41,14 @@ export function createTlsListener(tls: { cert: string; key: string }, onConnecti
  * A client that offers none of them goes to `fallback` when given (no subprotocol is echoed), else gets 400.
  * Other paths are refused with 404. Returns a function that detaches and closes every WebSocket.
  */
-export function attachWebSocket(server: HttpsServer | HttpServer, handlers: Record<string, ConnectionHandler>, opts: { fallback?: string } = {}): () => void {
+export function attachWebSocket(server: HttpsServer | HttpServer, handlers: Record<string, ConnectionHandler>, opts: { fallback?: string; maxPayload?: number } = {}): () => void {
   const pick = (offered: Iterable<string>): string | undefined => {
     for (const p of offered) if (Object.hasOwn(handlers, p)) return p;
     return undefined;
   };
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: 1024 * 1024,
+    maxPayload: opts.maxPayload ?? 1024 * 1024,
     handleProtocols: (protocols) => pick(protocols) ?? false,
   });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {

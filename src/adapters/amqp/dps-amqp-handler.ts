@@ -14,6 +14,11 @@
  * address and the same `correlation_id`, or the delivery is rejected with an AMQP error (respond.ts). Messages are handled one at a
  * time, in order. Wrong credentials are refused per request, not in SASL (why: authenticate.ts).
  *
+ * Bounds (docs/limits.md): the connection's bytes pass through `AmqpFrameGuard` (transport/amqp/frame-guard.ts): a
+ * header, SASL and `open` within `connectTimeoutMs`; frames up to the max-frame-size advertised in `open`; a failed
+ * SASL outcome, a protocol error or a `close` end the connection instead of waiting for the client. Each link gets
+ * `LINK_CREDIT` messages of credit, renewed as requests are answered, so a client cannot queue more than that.
+ *
  * @example
  * const handler = createDpsAmqpHandler({ core, logger, clock, ids });
  * createTlsListener(tls, handler);                                        // amqps://host:5671
@@ -25,6 +30,7 @@ import rhea, { type Connection, type Delivery, type EventContext, type Receiver,
 import type { Logger } from '../../common/logger.js';
 import type { Core } from '../../core/operations.js';
 import { deviceEndpoint, type DeviceEndpointOptions } from '../../device-api/endpoint-options.js';
+import { AMQP_GUARD_DEFAULTS, AmqpFrameGuard, type AmqpGuardOptions } from '../../transport/amqp/frame-guard.js';
 import { tpmChallenge } from '../../device-api/requests.js';
 import { requestSession, type SaslIdentity } from './authenticate.js';
 import { handleRequest } from './requests.js';
@@ -37,7 +43,14 @@ export interface DpsAmqpOptions extends DeviceEndpointOptions {
   logger: Logger;
   /** AMQP idle time-out the server announces, in ms (default 240 s). */
   idleTimeoutMs?: number;
+  /** Protocol header, SASL and the client's `open` must be done within this (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Frame and connection bounds (transport/amqp/frame-guard.ts; max-frame-size default 64 KiB). */
+  guard?: Partial<Omit<AmqpGuardOptions, 'openTimeoutMs'>>;
 }
+
+/** Messages a client may have outstanding per link: credit is renewed one by one as requests are answered. */
+export const LINK_CREDIT = 2;
 
 /** The address of the client's end of a link: the source it reads from, or the target it writes to. */
 function remoteAddress(link: Sender | Receiver, end: 'source' | 'target'): string | undefined {
@@ -49,10 +62,11 @@ function remoteAddress(link: Sender | Receiver, end: 'source' | 'target'): strin
 export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, socket: TLSSocket) => void {
   const { core } = opts;
   const endpoint = deviceEndpoint(opts);
+  const guardOptions: AmqpGuardOptions = { ...AMQP_GUARD_DEFAULTS, ...opts.guard, openTimeoutMs: opts.connectTimeoutMs ?? 10_000 };
 
-  return (stream, socket) => {
+  return (raw, socket) => {
     const connectionId = endpoint.newId();
-    const logger = opts.logger.child({ transport: stream === socket ? 'amqp' : 'amqp-ws', connectionId });
+    const logger = opts.logger.child({ transport: raw === socket ? 'amqp' : 'amqp-ws', connectionId });
     const conn: { sasl?: SaslIdentity; socket?: TLSSocket } = { socket };
     /** The server's senders (the client's receiver links), by address: where answers go. */
     const responders = new Map<string, Sender>();
@@ -89,6 +103,7 @@ export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, soc
       const receiver = ctx.receiver!;
       const address = remoteAddress(receiver, 'target');
       if (address !== undefined) receiver.set_target({ address });
+      receiver.add_credit(LINK_CREDIT);
       logger.debug('AMQP link attached', { link: receiver.name, role: 'requests', address });
     });
 
@@ -118,25 +133,43 @@ export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, soc
           // a data section: the Node SDK runs JSON.parse(msg.body.content)
           body: rhea.message.data_section(Buffer.from(JSON.stringify(outcome.ok.body), 'utf8')),
         });
-      }).catch((err) => logger.error('AMQP message handling failed', { error: (err as Error)?.stack ?? String(err) }));
+      }).catch((err) => logger.error('AMQP message handling failed', { error: (err as Error)?.stack ?? String(err) }))
+        .finally(() => { if (ctx.receiver?.is_open()) ctx.receiver.add_credit(1); });
     });
 
-    // without these rhea would re-emit errors on the container and crash the process
+    // without these rhea would re-emit errors on the container and crash the process, or print protocol errors with
+    // the bytes received (a SAS token among them) to stderr; rhea ends the connection after each
     container.on('connection_error', (ctx: EventContext) => logger.debug('AMQP connection error', { error: String(ctx.error ?? '') }));
-    container.on('error', (err: unknown) => logger.debug('AMQP error', { error: String(err) }));
+    container.on('error', (err: unknown) => logger.debug('AMQP error', { error: String((err as Error)?.message ?? err).slice(0, 200) }));
+    container.on('protocol_error', (err: unknown) => logger.debug('AMQP protocol error', { error: String((err as Error)?.message ?? err).slice(0, 200) }));
     container.on('disconnected', () => {
       logger.debug('AMQP connection closed');
       responders.clear();
       stream.destroy();
     });
+    raw.on('error', () => raw.destroy());
+
+    let connection: Connection | undefined;
+    const stream = new AmqpFrameGuard(raw, guardOptions, {
+      onViolation: (v) => {
+        logger.debug('AMQP connection closed: protocol bounds', { reason: v.reason, phase: v.phase });
+        if (!v.opened || !connection?.is_open()) return false;
+        connection.close({ condition: v.condition, description: v.reason }); // the guard ends the connection once it is out
+        return true;
+      },
+    });
     stream.on('error', () => stream.destroy());
 
-    const connection: Connection = container.create_connection({
+    connection = container.create_connection({
       id: connectionId,
       // requests are settled by hand (accepted, or rejected with an error), never auto-accepted
       autoaccept: false,
+      // credit is granted by hand (receiver_open, then one per answered request), not refilled per message received
+      credit_window: 0,
+      max_frame_size: guardOptions.maxFrameBytes,
+      channel_max: guardOptions.maxSessions - 1,
       idle_time_out: opts.idleTimeoutMs ?? 240_000,
-    } as Parameters<typeof container.create_connection>[0] & { autoaccept: boolean });
+    } as Parameters<typeof container.create_connection>[0] & { autoaccept: boolean; credit_window: number });
     // rhea's server side (what container.listen does per socket), over a stream we already have: TLS or WebSocket
     (connection as unknown as { accept(socket: Duplex): void }).accept(stream);
   };

@@ -7,7 +7,7 @@
  * | 2 identifier rejected | the client id is not a valid registration ID (the client id must be the registration ID) |
  * | 4 bad user name or password | the user name is missing or not `{idScope}/registrations/{registrationId}/...`; its registration ID differs from the client id; the password is not a `SharedAccessSignature ...` token |
  * | 5 not authorized | neither a password nor a TLS client certificate; unknown ID scope; the token is expired, signed with a wrong key, issued for another resource; the certificate chain is not trusted by an enrollment; or no enrollment admits the device |
- * | 3 server unavailable | the check itself failed (e.g. the store is unreachable); logged as an error |
+ * | 3 server unavailable | the check itself failed (e.g. the store is unreachable; logged as an error), or the client is throttled (429: too many failed authentications from its address, device-api/auth-failure-limiter.ts) — MQTT 3.1.1 has no other code for "try later" |
  *
  * The Node SDK reports 4 and 5 as `UnauthorizedError`. The `CleanSession` flag is accepted either way: DPS keeps no
  * sessions ("treats every session as non-persistent, regardless of the value of the CleanSession flag"), so the
@@ -34,7 +34,7 @@ export type ConnectDecision =
 const refuse = (code: number, reason: string): ConnectDecision => ({ code, reason });
 
 /** Runs the CONNECT checks in order; the first refusal wins. Never throws. */
-export async function checkConnect(core: Core, packet: IConnectPacket, ctx: { trackingId: string; logger: Logger; clientCertificates?: Buffer[] }): Promise<ConnectDecision> {
+export async function checkConnect(core: Core, packet: IConnectPacket, ctx: { trackingId: string; logger: Logger; clientCertificates?: Buffer[]; clientAddress?: string }): Promise<ConnectDecision> {
   // 1. client id = registration ID
   const clientId = packet.clientId ?? '';
   if (!isRegistrationId(clientId)) return refuse(CONNACK.identifierRejected, 'the client id is not a valid registration ID');
@@ -60,7 +60,9 @@ export async function checkConnect(core: Core, packet: IConnectPacket, ctx: { tr
 
   // 4. the core authenticates: ID scope, token or certificate chain, enrollment
   try {
-    const identity = await core.authenticateDevice({ idScope: username.idScope, registrationId: clientId, ...credentials, transport: 'mqtt', trackingId: ctx.trackingId });
+    const identity = await core.authenticateDevice({
+      idScope: username.idScope, registrationId: clientId, ...credentials, transport: 'mqtt', trackingId: ctx.trackingId, clientAddress: ctx.clientAddress,
+    });
     return { code: CONNACK.accepted, session: { idScope: identity.idScope, registrationId: clientId, ...credentials } };
   } catch (err) {
     if (!DpsError.is(err)) {
@@ -68,7 +70,7 @@ export async function checkConnect(core: Core, packet: IConnectPacket, ctx: { tr
       return refuse(CONNACK.serverUnavailable, 'internal error');
     }
     if (err.kind === 'InvalidRegistrationId') return refuse(CONNACK.identifierRejected, err.message);
-    if (err.status >= 500) return refuse(CONNACK.serverUnavailable, err.message);
+    if (err.status >= 500 || err.status === 429) return refuse(CONNACK.serverUnavailable, err.message);
     return refuse(CONNACK.notAuthorized, err.message);
   }
 }

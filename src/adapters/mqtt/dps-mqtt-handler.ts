@@ -62,7 +62,7 @@ export function createDpsMqttHandler(opts: DpsMqttOptions): (stream: Duplex, soc
 
     const connection: MqttConnection = new MqttConnection(stream, {
       async connect(packet: IConnectPacket) {
-        const decision = await checkConnect(core, packet, { trackingId: connectionId, logger, clientCertificates: peerCertificateChain(socket) });
+        const decision = await checkConnect(core, packet, { trackingId: connectionId, logger, clientCertificates: peerCertificateChain(socket), clientAddress: socket?.remoteAddress });
         if ('session' in decision) {
           session = { ...decision.session, clientAddress: socket?.remoteAddress };
           logger = logger.child({ registrationId: session.registrationId });

@@ -1,7 +1,8 @@
 /**
  * @module hub/mqtt/device-endpoint
  * The built-in hub's device MQTT endpoint (MQTT 3.1.1 over TLS and over WebSockets): one DeviceSession per
- * connection, and desired-property changes pushed to the connected device.
+ * connection, and desired-property changes pushed to the connected device. A connection that sends no CONNECT within
+ * `connectTimeoutMs` (default 10 s; `opendps serve --connect-timeout`) is closed (docs/limits.md).
  */
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -14,13 +15,13 @@ export interface HubMqttEndpoint {
   close(): void;
 }
 
-export function createHubMqttEndpoint(opts: DeviceSessionOptions): HubMqttEndpoint {
+export function createHubMqttEndpoint(opts: DeviceSessionOptions & { connectTimeoutMs?: number }): HubMqttEndpoint {
   const hub: Hub = opts.hub;
   const offDesired = hub.events.on('desiredChanged', (e) => { hub.connections.get(e.deviceId)?.pushDesired(e.patch, e.version); });
   return {
     handle(stream, socket) {
       const session = new DeviceSession(opts, socket);
-      session.connection = new MqttConnection(stream, session, { connectTimeoutMs: 10_000, maxPacketBytes: MAX_TELEMETRY_BYTES + 4096 });
+      session.connection = new MqttConnection(stream, session, { connectTimeoutMs: opts.connectTimeoutMs ?? 10_000, maxPacketBytes: MAX_TELEMETRY_BYTES + 4096 });
     },
     close() {
       offDesired();

@@ -6,7 +6,8 @@
  * Hygiene: a connection that sends no CONNECT within `connectTimeoutMs` is closed; one that stays silent longer than
  * 1.5 × its keep-alive is closed [MQTT-3.1.2-24]; a malformed packet, a second CONNECT [MQTT-3.1.0-2], a packet
  * before CONNECT [MQTT-3.1.0-1], QoS 2, or a packet larger than `maxPacketBytes` closes that connection only.
- * Packets are handled one at a time, in order.
+ * Packets are handled one at a time, in order; while `MAX_QUEUED_PACKETS` wait, the stream is paused (a client that
+ * sends faster than its requests are answered is held back by TCP, not buffered). docs/limits.md.
  */
 import type { Duplex } from 'node:stream';
 import mqtt, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type Packet } from 'mqtt-packet';
@@ -32,8 +33,13 @@ export interface MqttHooks {
   closed(info: { accepted: boolean; reason: string }): void;
 }
 
+/** Packets received and not yet handled before the stream is paused. */
+export const MAX_QUEUED_PACKETS = 8;
+
 export interface MqttConnectionOptions {
+  /** A connection that sends no CONNECT within this time is closed (default 10 s). */
   connectTimeoutMs?: number;
+  /** Largest packet (default 256 KiB); more than twice this unparsed closes the connection too. */
   maxPacketBytes?: number;
   /** Largest keep-alive honoured (seconds); longer requests are capped. */
   maxKeepAliveSeconds?: number;
@@ -42,6 +48,8 @@ export interface MqttConnectionOptions {
 export class MqttConnection {
   private readonly parser = mqtt.parser({ protocolVersion: 4 });
   private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private paused = false;
   private accepted = false;
   private connected = false;
   private ended = false;
@@ -63,7 +71,16 @@ export class MqttConnection {
     this.parser.on('packet', (packet: Packet) => {
       pending = 0;
       if ((packet.length ?? 0) > maxBytes) return this.close('packet too large');
-      this.queue = this.queue.then(() => this.handle(packet)).catch((err) => this.close(`handler failed: ${(err as Error).message}`));
+      if (++this.queued >= MAX_QUEUED_PACKETS && !this.paused) {
+        this.paused = true;
+        stream.pause();
+      }
+      this.queue = this.queue.then(() => this.handle(packet)).catch((err) => this.close(`handler failed: ${(err as Error).message}`)).finally(() => {
+        if (--this.queued <= MAX_QUEUED_PACKETS / 2 && this.paused && !this.ended) {
+          this.paused = false;
+          stream.resume();
+        }
+      });
     });
     this.parser.on('error', (err) => this.close(`malformed packet: ${err.message}`));
     stream.on('error', () => this.close('stream error'));
