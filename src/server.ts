@@ -223,6 +223,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       const workers = createTlsWorkers({ count: config.workers, logger, settings: {
         certFile: join(config.dataDir, 'tls', 'dps.pem'), keyFile: join(config.dataDir, 'tls', 'dps.key.pem'),
         bindAddress: config.dps.bindAddress, httpsPort: config.dps.httpsPort, mqttPort: config.dps.mqttPort, amqpPort: config.dps.amqpPort,
+        connectTimeoutMs,
       } });
       cleanups.push(() => workers.close());
       const internalHttp = createForwardedHttpServer((req, res) => void dpsHandler(req, res));

@@ -41,6 +41,7 @@ function forwardHeaders(headers: IncomingHttpHeaders, socket: TLSSocket): Record
 const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
 const https = createHttpsServer({
   cert, key, requestCert: true, rejectUnauthorized: false, secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
+  handshakeTimeout: settings.connectTimeoutMs, headersTimeout: settings.connectTimeoutMs, requestTimeout: 30_000,
 }, (req, res) => {
   const headers = forwardHeaders(req.headers, req.socket as TLSSocket);
   if (req.headers['transfer-encoding']) headers['transfer-encoding'] = 'chunked';
@@ -56,7 +57,7 @@ const https = createHttpsServer({
   });
   req.pipe(upstream);
 });
-https.on('tlsClientError', () => { /* that connection only */ });
+https.on('tlsClientError', (_err, socket) => socket.destroy()); // a failed or stalled handshake (docs/limits.md)
 // WebSocket upgrades (MQTT-WS, AMQP-WS) are relayed as bytes after the head, which carries the peer headers
 https.on('upgrade', (req, socket: Duplex, head: Buffer) => {
   const headers = forwardHeaders(req.headers, req.socket as TLSSocket);
@@ -76,11 +77,11 @@ function relay(client: Duplex, socketPath: string, first: Buffer): void {
 }
 
 function streamServer(socketPath: string) {
-  const server = createTlsServer({ cert, key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (socket) => {
+  const server = createTlsServer({ cert, key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', handshakeTimeout: settings.connectTimeoutMs }, (socket) => {
     socket.setNoDelay(true);
     relay(socket, socketPath, encodePreamble(peerOf(socket)));
   });
-  server.on('tlsClientError', () => { /* that connection only */ });
+  server.on('tlsClientError', (_err, socket) => socket.destroy());
   return server;
 }
 

@@ -33,6 +33,8 @@ export interface TlsWorkerSettings {
   httpsPort: number;
   mqttPort: number;
   amqpPort: number;
+  /** TLS handshake and request-head deadline (docs/limits.md). */
+  connectTimeoutMs: number;
   sockets: { https: string; mqtt: string; amqp: string };
 }
 

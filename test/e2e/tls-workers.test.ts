@@ -9,8 +9,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { request } from 'node:https';
+import { globalAgent, request } from 'node:https';
 import { issueCertificate } from '../../src/tls/local-ca.js';
 import { ProvisioningDeviceClient, ProvisioningServiceClient, SymmetricKeySecurityClient, registerWithCert, registerWithKeyHttp } from '../helpers/sdk.js';
 import { serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
@@ -25,12 +26,21 @@ const device = issueCertificate({ commonName: 'w-x509', usage: 'client' });
 let server: ServeHandle;
 let service: any;
 
+/** The node's TLS worker processes (other children, such as tsx's esbuild service, are not counted). */
 const children = (pid: number): number[] => {
+  let pids: number[];
   try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    pids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
   }
+  return pids.filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('tls-worker-main');
+    } catch {
+      return false;
+    }
+  });
 };
 
 before(async () => {
@@ -90,6 +100,9 @@ test('a client cannot pose as a certificate holder by sending the forwarding hea
 test('a worker that dies is replaced, and devices keep registering', async () => {
   const [first] = children(server.pid);
   process.kill(first!, 'SIGKILL');
+  // connections the killed worker held die with it: this process's pooled keep-alive sockets go too (a device whose
+  // connection breaks reconnects; the SDK's HTTP transport would reuse a dead pooled socket once)
+  globalAgent.destroy();
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline && !(children(server.pid).length === 2 && !children(server.pid).includes(first!))) {
     await new Promise((r) => setTimeout(r, 100));
