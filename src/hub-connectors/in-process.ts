@@ -21,20 +21,34 @@ export interface LocalHub {
   readonly send: (req: Parameters<HubSend>[1]) => ReturnType<HubSend>;
 }
 
-/** Returns the in-process sender for a target that is one of `hubs`, else undefined (go over HTTPS). */
+/**
+ * Returns the in-process sender for a target that is one of `hubs`, else undefined (go over HTTPS). The decision is
+ * made once per target (host name, address, port and connection string): it runs on every hub call of a registration.
+ */
 export function localHubRouter(hubs: readonly LocalHub[]): (target: HubTarget) => HubSend | undefined {
+  const decided = new Map<string, HubSend | undefined>();
   return (target) => {
-    const hub = hubs.find((h) => sameHost(h.hostName, target.hostName)
-      && (target.address ?? target.hostName) === h.address && (target.port ?? 443) === h.port);
-    if (!hub) return undefined;
-    let cs: Record<string, string>;
-    try {
-      cs = parseConnectionString(target.connectionString);
-    } catch {
-      return undefined; // the REST path reports the malformed string
+    // the composition root adds its hubs as it starts them: a decision holds for the list it was made with
+    const key = `${hubs.length}\n${target.hostName}\n${target.address ?? ''}\n${target.port ?? ''}\n${target.connectionString}`;
+    if (!decided.has(key)) {
+      if (decided.size >= 1024) decided.clear();
+      decided.set(key, decide(hubs, target));
     }
-    const policy = hub.policies.find((p) => p.name === cs.SharedAccessKeyName);
-    if (!policy || (cs.SharedAccessKey !== policy.primaryKey && cs.SharedAccessKey !== policy.secondaryKey)) return undefined;
-    return (_target, req) => hub.send(req);
+    return decided.get(key);
   };
+}
+
+function decide(hubs: readonly LocalHub[], target: HubTarget): HubSend | undefined {
+  const hub = hubs.find((h) => sameHost(h.hostName, target.hostName)
+    && (target.address ?? target.hostName) === h.address && (target.port ?? 443) === h.port);
+  if (!hub) return undefined;
+  let cs: Record<string, string>;
+  try {
+    cs = parseConnectionString(target.connectionString);
+  } catch {
+    return undefined; // the REST path reports the malformed string
+  }
+  const policy = hub.policies.find((p) => p.name === cs.SharedAccessKeyName);
+  if (!policy || (cs.SharedAccessKey !== policy.primaryKey && cs.SharedAccessKey !== policy.secondaryKey)) return undefined;
+  return (_target, req) => hub.send(req);
 }

@@ -45,11 +45,16 @@ export function closeServer(server: Server, opts: { graceful?: boolean } = {}): 
   });
 }
 
-/** Listens on a Unix socket path (internal listeners, transport/tls-workers.ts); closed like the others. */
-export function listenOnPath(server: Server, what: string, path: string): Promise<void> {
+/** Keeps the server's open connections, for `closeServer`. */
+function trackOpen(server: Server): void {
   const open = new Set<Socket>();
   sockets.set(server, open);
   server.on('connection', (s: Socket) => { open.add(s); s.once('close', () => open.delete(s)); });
+}
+
+/** Listens on a Unix socket path (internal listeners, transport/tls-workers.ts); closed like the others. */
+export function listenOnPath(server: Server, what: string, path: string): Promise<void> {
+  trackOpen(server);
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(`Cannot listen on ${path} for ${what}: ${err.code ?? err.message}`)));
     server.listen(path, () => resolve());
@@ -57,9 +62,7 @@ export function listenOnPath(server: Server, what: string, path: string): Promis
 }
 
 export function listen(server: Server, what: string, address: string, port: number): Promise<void> {
-  const open = new Set<Socket>();
-  sockets.set(server, open);
-  server.on('connection', (s: Socket) => { open.add(s); s.once('close', () => open.delete(s)); });
+  trackOpen(server);
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);

@@ -7,7 +7,6 @@
  * the TLS client certificate, status codes and the `retry-after` header. Errors, a TPM challenge's 401 among them,
  * go to the adapter's one error translation point (`respond.ts`).
  */
-import type { TLSSocket } from 'node:tls';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../../common/json-depth.js';
 import { readBody } from '../../transport/http/body.js';
 import { requestPeer } from '../../transport/tls-peer.js';
