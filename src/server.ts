@@ -215,7 +215,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       core, logger, instanceName: INSTANCE_NAME, clock, ids: cryptoIds, onServiceOperation: (idScope) => meter.count(idScope, 'serviceOperation', clock.now()), console: consoleOptions(config, hubInfo, ca.certPem) });
     // device API over MQTT and AMQP; adapters get tracking IDs and the clock from here, as the core does
     const dpsMqtt = createDpsMqttHandler({ core, logger, clock, ids: cryptoIds, connectTimeoutMs });
-    const dpsAmqp = createDpsAmqpHandler({ core, logger, clock, ids: cryptoIds, connectTimeoutMs, guard: { maxFrameBytes: config.limits.amqpMaxFrameBytes } });
+    const dpsAmqp = createDpsAmqpHandler({ core, logger, clock, ids: cryptoIds, connectTimeoutMs, guard: { maxFrameBytes: config.limits.amqpMaxFrameBytes },
+      hostNames: [config.dps.hostName, config.dps.bindAddress] });
     // a WebSocket message carries at most one MQTT packet (256 KiB) or a few AMQP frames
     const dpsWsMaxPayload = 256 * 1024 + 4096;
     if (config.workers > 0) {

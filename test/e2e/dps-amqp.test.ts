@@ -8,7 +8,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { deriveDeviceKey } from '../../src/common/sas.js';
+import rhea, { type EventContext } from 'rhea';
+import WebSocket from 'ws';
+import { createSas, deriveDeviceKey } from '../../src/common/sas.js';
 import { issueCertificate } from '../../src/tls/local-ca.js';
 import { deviceExists, ProvisioningDeviceClient, ProvisioningServiceClient, Registry, SymmetricKeySecurityClient, X509Security, type RegistrationResult } from '../helpers/sdk.js';
 import { registerWithKeyMqtt } from '../helpers/dps-mqtt.js';
@@ -131,5 +133,77 @@ describe('AMQP refusals, and one core for every transport', () => {
     assert.equal(again.assignedHub, first.assignedHub);
     assert.equal(again.deviceId, first.deviceId);
     assert.equal(again.status, 'assigned');
+  });
+});
+
+/**
+ * Issue 20: the classic C SDK (azure-iot-sdk-c provisioning_client/src/prov_transport_amqp_common.c) addresses both
+ * links `amqps://{host}/{idScope}/registrations/{regId}` (its AMQP_ADDRESS_FMT), sends the register request with no
+ * correlation-id and an empty data section, and reads `max-message-size` from our attach. A raw rhea client does
+ * exactly that here, over TLS (5671) and over WebSockets (443, subprotocol AMQPWSB10), against the real server.
+ */
+describe('raw AMQP as the C SDK speaks it', () => {
+  async function registerRaw(over: 'tls' | 'ws', registrationId: string, key: string, host = DPS) {
+    const idScope = server.connection.idScope;
+    const address = `amqps://${host}/${idScope}/registrations/${registrationId}`;
+    const sas = createSas({ resource: `${idScope}/registrations/${registrationId}`, key, keyName: 'registration', expiry: Math.floor(Date.now() / 1000) + 3600 });
+    const container = rhea.create_container({ id: `c-sdk-like-${over}` });
+    container.on('error', () => { /* surfaced through the settle promises */ });
+    const base = { username: `${idScope}/registrations/${registrationId}`, password: sas, reconnect: false, hostname: host } as const;
+    const connection = over === 'tls'
+      ? container.connect({ ...base, host: DPS, port: 5671, transport: 'tls' } as any)
+      : container.connect({ ...base, connection_details: container.websocket_connect(WebSocket)(`wss://${DPS}:443/$iothub/websocket`, ['AMQPWSB10'], {}) } as any);
+    const answers: any[] = [];
+    const waiting: Array<(m: any) => void> = [];
+    const receiver = connection.open_receiver({ name: 'recv_link', source: { address }, target: { address: 'local_endpoint' }, autoaccept: true });
+    receiver.on('message', (ctx: EventContext) => { const w = waiting.shift(); if (w) w(ctx.message); else answers.push(ctx.message); });
+    const sender = connection.open_sender({ name: 'sender_link', source: { address: 'remote_endpoint' }, target: { address } });
+    await new Promise<void>((resolve, reject) => { sender.once('sendable', () => resolve()); connection.once('disconnected', () => reject(new Error('disconnected'))); });
+    const next = () => new Promise<any>((resolve, reject) => {
+      const m = answers.shift();
+      if (m) return resolve(m);
+      const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+      waiting.push((msg) => { clearTimeout(timer); resolve(msg); });
+    });
+    const send = (props: Record<string, string>) => new Promise<{ kind: string; error?: any }>((resolve) => {
+      const d = sender.send({ body: rhea.message.data_section(Buffer.alloc(0)), application_properties: props });
+      sender.on('accepted', (ctx: EventContext) => { if (ctx.delivery === d) resolve({ kind: 'accepted' }); });
+      sender.on('rejected', (ctx: EventContext) => { if (ctx.delivery === d) resolve({ kind: 'rejected', error: (ctx.delivery as any).remote_state.error }); });
+    });
+    const attaches = { ofReceiver: (receiver as any).remote.attach, ofSender: (sender as any).remote.attach };
+    try {
+      const first = await send({ 'iotdps-operation-type': 'iotdps-register' });
+      if (first.kind !== 'accepted') return { attaches, refused: first.error };
+      let answer = JSON.parse((await next()).body.content.toString('utf8'));
+      for (let i = 0; i < 30 && answer.status === 'assigning'; i++) {
+        assert.equal((await send({ 'iotdps-operation-type': 'iotdps-get-operationstatus', 'iotdps-operation-id': answer.operationId })).kind, 'accepted');
+        answer = JSON.parse((await next()).body.content.toString('utf8'));
+      }
+      return { attaches, answer };
+    } finally {
+      connection.close();
+    }
+  }
+
+  for (const over of ['tls', 'ws'] as const) {
+    test(`over ${over === 'tls' ? 'TLS' : 'WebSockets'}: absolute link addresses, empty body, no correlation id → assigned; attach answers carry max-message-size`, async () => {
+      const registrationId = `c-sdk-${over}`;
+      const { responseBody: e } = await service.createOrUpdateIndividualEnrollment({ registrationId, attestation: { type: 'symmetricKey', symmetricKey: {} } });
+      const { attaches, answer } = await registerRaw(over, registrationId, e.attestation.symmetricKey.primaryKey);
+      assert.equal(answer.status, 'assigned');
+      assert.equal(answer.registrationState.assignedHub, HUB);
+      assert.ok(await deviceExists(registry, registrationId));
+      for (const attach of [attaches.ofReceiver, attaches.ofSender]) assert.ok(Number(attach.max_message_size) > 0, 'max-message-size on the attach');
+      assert.equal(attaches.ofReceiver.source.address, `amqps://${DPS}/${server.connection.idScope}/registrations/${registrationId}`);
+      assert.equal(Number(attaches.ofReceiver.initial_delivery_count), 0);
+    });
+  }
+
+  test('an absolute address naming another host is refused with amqp:unauthorized-access', async () => {
+    const registrationId = 'c-sdk-host';
+    const { responseBody: e } = await service.createOrUpdateIndividualEnrollment({ registrationId, attestation: { type: 'symmetricKey', symmetricKey: {} } });
+    const { refused } = await registerRaw('tls', registrationId, e.attestation.symmetricKey.primaryKey, 'dps.elsewhere.example');
+    assert.equal(refused?.condition, 'amqp:unauthorized-access');
+    assert.equal(await deviceExists(registry, registrationId), false);
   });
 });

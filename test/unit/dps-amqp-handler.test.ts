@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { duplexPair, type Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import rhea, { type Connection, type EventContext, type Receiver, type Sender } from 'rhea';
-import { parseAddress } from '../../src/adapters/amqp/address.js';
+import { hostIsOurs, parseAddress, parseLinkAddress } from '../../src/adapters/amqp/address.js';
 import { checkPlain } from '../../src/adapters/amqp/authenticate.js';
 import { createDpsAmqpHandler } from '../../src/adapters/amqp/dps-amqp-handler.js';
 import { bodyBytes } from '../../src/adapters/amqp/requests.js';
@@ -32,10 +32,10 @@ const NOW = new Date('2026-01-01T00:00:00Z');
 const SE = Math.floor(NOW.getTime() / 1000) + 3600;
 const ADDRESS = (regId: string) => `${ID_SCOPE}/registrations/${regId}`;
 
-async function setup(settings: Partial<CoreSettings> = {}) {
+async function setup(settings: Partial<CoreSettings> = {}, hostNames?: string[]) {
   const f = await makeCore(NOW, settings);
   await f.core.enrollments.put(ID_SCOPE, 'dev-1', { registrationId: 'dev-1', attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: KEY, secondaryKey: KEY } } }, undefined);
-  const handler = createDpsAmqpHandler({ core: f.core, logger: noopLogger });
+  const handler = createDpsAmqpHandler({ core: f.core, logger: noopLogger, ...(hostNames ? { hostNames } : {}) });
   return { ...f, handler };
 }
 
@@ -63,7 +63,7 @@ function socketPair(): [Duplex, Duplex] {
 interface Settled { kind: 'accepted' | 'rejected'; error?: any }
 
 /** A rhea client over a duplex pair: PLAIN when a password is given, else no SASL at all (as the SDK for X.509). */
-async function client(handler: ReturnType<typeof createDpsAmqpHandler>, regId: string, password?: string, saslMechanisms?: Record<string, unknown>) {
+async function client(handler: ReturnType<typeof createDpsAmqpHandler>, regId: string, password?: string, saslMechanisms?: Record<string, unknown>, linkAddress = ADDRESS(regId)) {
   const [serverSide, clientSide] = socketPair();
   handler(serverSide, { remoteAddress: '127.0.0.1' } as TLSSocket);
   const container = rhea.create_container({ id: 'test-client' });
@@ -80,12 +80,12 @@ async function client(handler: ReturnType<typeof createDpsAmqpHandler>, regId: s
   container.on('error', () => { /* asserted through `failed` */ });
   const answers: any[] = [];
   let wake: (() => void) | undefined;
-  const receiver: Receiver = connection.open_receiver({ source: { address: ADDRESS(regId) }, autoaccept: true });
+  const receiver: Receiver = connection.open_receiver({ source: { address: linkAddress }, autoaccept: true });
   receiver.on('message', (ctx: EventContext) => { answers.push(ctx.message); wake?.(); });
-  const sender: Sender = connection.open_sender({ target: { address: ADDRESS(regId) } });
+  const sender: Sender = connection.open_sender({ target: { address: linkAddress } });
   const opened = new Promise<void>((resolve) => sender.once('sendable', () => resolve()));
   return {
-    failed, opened,
+    failed, opened, sender, receiver,
     send(msg: Record<string, unknown>): Promise<Settled> {
       return new Promise((resolve) => {
         const d = sender.send(msg as any);
@@ -236,4 +236,66 @@ test('SASL TPM pieces: the init parse keeps NUL bytes in the EK; segments are 0x
   const segs = blobSegments(Buffer.alloc(900, 9));
   assert.deepEqual(segs.map((x) => [x[0], x.length]), [[0x80, 401], [0x81, 401], [0xc2, 101]]);
   assert.deepEqual(blobSegments(Buffer.alloc(10)).map((x) => x[0]), [0xc0]);
+});
+
+// ---- issue 20: the C SDK's AMQP (azure-iot-sdk-c provisioning_client/src/prov_transport_amqp_common.c) ----
+
+test('link addresses: bare and amqps://{host}/ forms parse to the same device; the host is ours by name or SNI', () => {
+  assert.deepEqual(parseLinkAddress(`amqps://dps.local/${ID_SCOPE}/registrations/dev-1`), { idScope: ID_SCOPE, registrationId: 'dev-1', host: 'dps.local' });
+  assert.deepEqual(parseLinkAddress(`AMQPS://dps.local:5671/${ID_SCOPE}/registrations/dev-1`), { idScope: ID_SCOPE, registrationId: 'dev-1', host: 'dps.local' });
+  assert.deepEqual(parseLinkAddress(`${ID_SCOPE}/registrations/dev-1`), { idScope: ID_SCOPE, registrationId: 'dev-1' });
+  for (const bad of [`amqps:///${ID_SCOPE}/registrations/dev-1`, `amqp://dps.local/${ID_SCOPE}/registrations/dev-1`, `amqps://dps.local/${ID_SCOPE}/registrations/dev-1/x`, `amqps://u@dps.local/${ID_SCOPE}/registrations/d`]) {
+    assert.equal(parseLinkAddress(bad), undefined, bad);
+  }
+  assert.equal(hostIsOurs('DPS.local', ['dps.local:5671']), true);
+  assert.equal(hostIsOurs('other.example', ['dps.local']), false);
+  assert.equal(hostIsOurs('alias.local', ['dps.local'], 'alias.local'), true, 'the name the client asked for in TLS');
+  assert.equal(hostIsOurs('anything', undefined), true, 'an embedded handler without host names');
+});
+
+/** Registers as the C SDK does: absolute link addresses, no correlation-id, an empty data section, then polls. */
+async function registerAsCSdk(c: Awaited<ReturnType<typeof client>>) {
+  const request = (props: Record<string, string>) => ({ body: rhea.message.data_section(Buffer.alloc(0)), application_properties: props });
+  assert.deepEqual(await c.send(request({ 'iotdps-operation-type': 'iotdps-register' })), { kind: 'accepted' });
+  let answer = JSON.parse((await c.next()).body.content.toString('utf8'));
+  for (let i = 0; i < 20 && answer.status === 'assigning'; i++) {
+    assert.deepEqual(await c.send(request({ 'iotdps-operation-type': 'iotdps-get-operationstatus', 'iotdps-operation-id': answer.operationId })), { kind: 'accepted' });
+    answer = JSON.parse((await c.next()).body.content.toString('utf8'));
+  }
+  return answer;
+}
+
+test('C SDK: links addressed amqps://{host}/{idScope}/registrations/{regId}, an empty register body and no correlation id: assigned', async () => {
+  const { handler } = await setup({}, ['dps.local']);
+  const c = await client(handler, 'dev-1', deviceSas('dev-1', KEY, SE), undefined, `amqps://dps.local/${ID_SCOPE}/registrations/dev-1`);
+  await c.opened;
+  const answer = await registerAsCSdk(c);
+  assert.equal(answer.status, 'assigned');
+  assert.equal(answer.registrationState.deviceId, 'dev-1');
+  c.close();
+});
+
+test('attach answers carry max-message-size, echo the client\'s terminus, and the server\'s sender has initial-delivery-count 0', async () => {
+  const { handler } = await setup({}, ['dps.local']);
+  const address = `amqps://dps.local/${ID_SCOPE}/registrations/dev-1`;
+  const c = await client(handler, 'dev-1', deviceSas('dev-1', KEY, SE), undefined, address);
+  await c.opened;
+  const ofReceiver = (c.receiver as any).remote.attach; // the server's sender
+  const ofSender = (c.sender as any).remote.attach; // the server's receiver
+  for (const attach of [ofReceiver, ofSender]) assert.equal(Number(attach.max_message_size), 256 * 1024);
+  assert.equal(ofReceiver.source.address, address);
+  assert.equal(ofSender.target.address, address);
+  assert.equal(Number(ofReceiver.initial_delivery_count), 0);
+  c.close();
+});
+
+test('an absolute link address naming another host is refused per request with amqp:unauthorized-access', async () => {
+  const { handler } = await setup({}, ['dps.local']);
+  const c = await client(handler, 'dev-1', deviceSas('dev-1', KEY, SE), undefined, `amqps://elsewhere.example/${ID_SCOPE}/registrations/dev-1`);
+  await c.opened;
+  const settled = await c.send(register('x'));
+  assert.equal(settled.kind, 'rejected');
+  assert.equal(settled.error.condition, 'amqp:unauthorized-access');
+  assert.match(String(settled.error.description), /another host/);
+  c.close();
 });

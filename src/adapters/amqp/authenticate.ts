@@ -20,7 +20,7 @@ import { parseSas } from '../../common/sas.js';
 import { DpsError } from '../../core/errors.js';
 import { isRegistrationId } from '../../core/operations.js';
 import type { DeviceSession } from '../../device-api/requests.js';
-import { parseAddress, sameAddress, type DpsAddress } from './address.js';
+import { hostIsOurs, parseAddress, parseLinkAddress, sameAddress, type DpsAddress } from './address.js';
 
 /** What SASL PLAIN or TPM established: the device and its token, not yet verified. */
 export interface SaslIdentity {
@@ -38,14 +38,27 @@ export function checkPlain(username: string, password: string): { ok: true; iden
   return { ok: true, identity: { address, sas: password } };
 }
 
+/** What a connection knows about itself when a request arrives: SASL's identity, the TLS socket, our host names. */
+export interface ConnectionIdentity {
+  sasl?: SaslIdentity;
+  socket?: TLSSocket;
+  /** Host names an absolute link address (`amqps://{host}/...`) may name; none configured accepts any. */
+  hostNames?: readonly string[];
+}
+
 /**
- * The device session (device-api/requests.ts) for a request on the link `{idScope}/registrations/{registrationId}` (the client's sender target):
- * 1. the link address has that shape → 2. it names the SASL PLAIN user, if any → 3. the SAS from SASL PLAIN or TPM, else
- * the TLS client certificate chain. Throws DpsError (401) when there is nothing to check.
+ * The device session (device-api/requests.ts) for a request on the link `{idScope}/registrations/{registrationId}`
+ * or `amqps://{host}/{idScope}/registrations/{registrationId}` (the client's sender target; address.ts):
+ * 1. the link address has one of those shapes, with our host → 2. it names the SASL PLAIN user, if any → 3. the SAS
+ * from SASL PLAIN or TPM, else the TLS client certificate chain. Throws DpsError (401) when there is nothing to check.
  */
-export function requestSession(linkAddress: string | undefined, conn: { sasl?: SaslIdentity; socket?: TLSSocket }): DeviceSession {
-  const address = parseAddress(linkAddress);
-  if (!address) throw new DpsError('Unauthorized', 'The link address is not {idScope}/registrations/{registrationId}.');
+export function requestSession(linkAddress: string | undefined, conn: ConnectionIdentity): DeviceSession {
+  const link = parseLinkAddress(linkAddress);
+  if (!link) throw new DpsError('Unauthorized', 'The link address is not {idScope}/registrations/{registrationId} (optionally amqps://{host}/ before it).');
+  if (link.host !== undefined && !hostIsOurs(link.host, conn.hostNames, conn.socket?.servername)) {
+    throw new DpsError('Unauthorized', 'The link address names another host than this provisioning service.');
+  }
+  const address: DpsAddress = { idScope: link.idScope, registrationId: link.registrationId };
   const clientAddress = conn.socket?.remoteAddress;
   if (conn.sasl) {
     if (!sameAddress(conn.sasl.address, address)) throw new DpsError('Unauthorized', 'The link address names another device than the one SASL authenticated.');

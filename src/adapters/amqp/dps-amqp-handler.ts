@@ -7,11 +7,12 @@
  * Per connection: one rhea container in server mode over the given stream →
  * SASL PLAIN (symmetric key), SASL TPM (sasl-tpm.ts), or no SASL / ANONYMOUS + a TLS client certificate (X.509)
  * (sasl.ts) →
- * the client attaches a receiver (source) and a sender (target), both `{idScope}/registrations/{registrationId}`;
- * links are always attached, their terminus echoed →
+ * the client attaches a receiver (source) and a sender (target), both `{idScope}/registrations/{registrationId}`
+ * (the Node SDK) or `amqps://{host}/{idScope}/registrations/{registrationId}` (the C SDK; address.ts);
+ * links are always attached, their terminus echoed, with `max-message-size` →
  * each message on its sender runs one device-API operation with the connection's credentials (authenticate.ts,
- * requests.ts, src/device-api/): the delivery is accepted and the answer goes to the receiver link with the same
- * address and the same `correlation_id`, or the delivery is rejected with an AMQP error (respond.ts). Messages are handled one at a
+ * requests.ts, src/device-api/): the delivery is accepted and the answer goes to the receiver link naming the same
+ * device and the same `correlation_id`, or the delivery is rejected with an AMQP error (respond.ts). Messages are handled one at a
  * time, in order. Wrong credentials are refused per request, not in SASL (why: authenticate.ts).
  *
  * Bounds (docs/limits.md): the connection's bytes pass through `AmqpFrameGuard` (transport/amqp/frame-guard.ts): a
@@ -32,7 +33,8 @@ import type { Core } from '../../core/operations.js';
 import { deviceEndpoint, type DeviceEndpointOptions } from '../../device-api/endpoint-options.js';
 import { AMQP_GUARD_DEFAULTS, AmqpFrameGuard, type AmqpGuardOptions } from '../../transport/amqp/frame-guard.js';
 import { tpmChallenge } from '../../device-api/requests.js';
-import { requestSession, type SaslIdentity } from './authenticate.js';
+import { addressKey, parseLinkAddress } from './address.js';
+import { requestSession, type ConnectionIdentity } from './authenticate.js';
 import { handleRequest } from './requests.js';
 import { amqpOutcome } from './respond.js';
 import { serverMechanisms } from './sasl.js';
@@ -47,10 +49,28 @@ export interface DpsAmqpOptions extends DeviceEndpointOptions {
   connectTimeoutMs?: number;
   /** Frame and connection bounds (transport/amqp/frame-guard.ts; max-frame-size default 64 KiB). */
   guard?: Partial<Omit<AmqpGuardOptions, 'openTimeoutMs'>>;
+  /** Our host names (the DPS endpoint's; a port after one is ignored): an `amqps://{host}/...` link address must name one. */
+  hostNames?: readonly string[];
 }
 
 /** Messages a client may have outstanding per link: credit is renewed one by one as requests are answered. */
 export const LINK_CREDIT = 2;
+
+/** A link's routing key: the device its address names (address.ts `addressKey`), or the address itself if malformed. */
+function linkKey(address: string): string {
+  const parsed = parseLinkAddress(address);
+  return parsed ? addressKey(parsed) : address;
+}
+
+/**
+ * What every attach answer carries besides the echoed terminus (issue 20, docs/sdk-requirements.md): the largest
+ * message we take (the frame guard's bound). The C SDK's uamqp reads `max-message-size` from the peer's attach and logs
+ * "Could not retrieve peer_max_message_size from attach frame" without it; Azure sends it. rhea itself puts
+ * `initial-delivery-count` 0 on the attach of every sender.
+ */
+function answerAttach(link: Sender | Receiver, maxMessageBytes: number): void {
+  (link as unknown as { local: { attach: { max_message_size?: number } } }).local.attach.max_message_size = maxMessageBytes;
+}
 
 /** The address of the client's end of a link: the source it reads from, or the target it writes to. */
 function remoteAddress(link: Sender | Receiver, end: 'source' | 'target'): string | undefined {
@@ -67,7 +87,7 @@ export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, soc
   return (raw, socket) => {
     const connectionId = endpoint.newId();
     const logger = opts.logger.child({ transport: raw === socket ? 'amqp' : 'amqp-ws', connectionId });
-    const conn: { sasl?: SaslIdentity; socket?: TLSSocket } = { socket };
+    const conn: ConnectionIdentity = { socket, ...(opts.hostNames ? { hostNames: opts.hostNames } : {}) };
     /** The server's senders (the client's receiver links), by address: where answers go. */
     const responders = new Map<string, Sender>();
     let queue: Promise<void> = Promise.resolve();
@@ -91,18 +111,20 @@ export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, soc
       const address = remoteAddress(sender, 'source');
       if (address !== undefined) {
         sender.set_source({ address });
-        responders.set(address, sender);
+        responders.set(linkKey(address), sender);
       }
+      answerAttach(sender, guardOptions.maxMessageBytes);
       logger.debug('AMQP link attached', { link: sender.name, role: 'responses', address });
     });
     container.on('sender_close', (ctx: EventContext) => {
       const address = remoteAddress(ctx.sender!, 'source');
-      if (address !== undefined && responders.get(address) === ctx.sender) responders.delete(address);
+      if (address !== undefined && responders.get(linkKey(address)) === ctx.sender) responders.delete(linkKey(address));
     });
     container.on('receiver_open', (ctx: EventContext) => {
       const receiver = ctx.receiver!;
       const address = remoteAddress(receiver, 'target');
       if (address !== undefined) receiver.set_target({ address });
+      answerAttach(receiver, guardOptions.maxMessageBytes);
       receiver.add_credit(LINK_CREDIT);
       logger.debug('AMQP link attached', { link: receiver.name, role: 'requests', address });
     });
@@ -121,7 +143,8 @@ export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, soc
           return;
         }
         delivery.accept();
-        const responder = address !== undefined ? responders.get(address) : undefined;
+        // the answer goes to the client's receiver link naming the same device (its address may differ in form)
+        const responder = address !== undefined ? responders.get(linkKey(address)) : undefined;
         if (!responder || !responder.is_open()) {
           logger.debug('response dropped: the client has no receiver link on ' + address, { trackingId });
           return;

@@ -53,7 +53,8 @@ export function bodyBytes(body: unknown): Buffer {
 export function handleRequest(req: AmqpRequest, ctx: RequestContext): Promise<DeviceAnswer> {
   const props = req.applicationProperties ?? {};
   const op = props[OPERATION_TYPE];
-  const fields = { correlationId: String(req.correlationId), op };
+  // the C SDK sends no correlation-id (it has one request in flight): the log line then has none either
+  const fields = { ...(req.correlationId !== undefined && req.correlationId !== null ? { correlationId: String(req.correlationId) } : {}), op };
   return answerRequest({ trackingId: ctx.trackingId, logger: ctx.logger, now: ctx.now, fields }, async () => {
     const call = { ...ctx.session(), transport: 'amqp' as const, trackingId: ctx.trackingId };
     if (op === 'iotdps-register') return register(ctx.core, call, parseDevicePayload(bodyBytes(req.body), { maxBytes: ctx.maxPayloadBytes }));
