@@ -43,8 +43,13 @@ export interface EnrollmentGroupStore {
   put(idScope: string, group: EnrollmentGroup, condition: WriteCondition): Promise<boolean>;
   delete(idScope: string, groupId: string, condition: WriteCondition): Promise<boolean>;
   list(idScope: string, opts: { pageSize: number; continuationToken?: string }): Promise<Page<EnrollmentGroup>>;
-  /** Every group of an attestation type (the core tries their keys). */
+  /** Every group of an attestation type (the core indexes them: core/attestation/group-index.ts). */
   listByAttestation(idScope: string, type: string): Promise<EnrollmentGroup[]>;
+  /**
+   * A stamp that changes with every group write, by any node (a store shared by several nodes only): the read cache
+   * reloads the groups when it changes instead of on every expiry (storage/read-cache.ts).
+   */
+  version?(): Promise<string>;
 }
 
 export interface RegistrationStore {

@@ -9,7 +9,9 @@
  *   node never answers from the older record (a disabled group admits no device, an unlinked hub gets none).
  * - A store of this node alone (SQLite, memory) has no other writer, so entries live until such a write.
  * - A store shared by several nodes (PostgreSQL) has writers this node does not see: an entry is used for at most
- *   `sharedTtlMs` (default 1 s), the bound within which another node's write takes effect here.
+ *   `sharedTtlMs` (default 1 s), the bound within which another node's write takes effect here. Groups (thousands of
+ *   them, issue 18) are then checked against the store's version stamp (`groups.version`, one row) instead of being
+ *   reloaded: an unchanged stamp keeps the entry another TTL.
  * Cached records are frozen: a caller that tried to change one would throw, not corrupt the cache.
  */
 import type { Store } from '../core/ports.js';
@@ -28,21 +30,41 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** A map of loaders' results with the TTL above; `drop()` empties it (writes drop everything of their kind). */
-function memo<T>(opts: ReadCacheOptions) {
+/**
+ * A map of loaders' results with the TTL above; `drop()` empties it (writes drop everything of their kind). With a
+ * `version` stamp (groups on a shared store), an expired entry is kept when the stamp it was loaded under is still
+ * current: the same frozen value — and the index built on it — lives on, and only a change reloads.
+ */
+function memo<T>(opts: ReadCacheOptions, version?: () => Promise<string>) {
   const now = opts.now ?? Date.now;
-  const entries = new Map<string, { at: number; value: Promise<T> }>();
+  const entries = new Map<string, { at: number; value: Promise<T>; stamp?: Promise<string> }>();
   let generation = 0;
+  const load = (key: string, loader: () => Promise<T>): Promise<T> => {
+    const started = generation;
+    // the stamp is read before the rows: a write between the two makes the next check reload, never miss it
+    const stamp = version?.();
+    const value = (stamp ? stamp.then(() => loader()) : loader()).then(deepFreeze);
+    // a load that a write overtook is answered but not kept (it may hold the record from before the write)
+    value.then(() => { if (started !== generation) entries.delete(key); }, () => entries.delete(key));
+    stamp?.catch(() => entries.delete(key));
+    entries.set(key, { at: now(), value, ...(stamp ? { stamp } : {}) });
+    return value;
+  };
   return {
-    get(key: string, load: () => Promise<T>): Promise<T> {
+    get(key: string, loader: () => Promise<T>): Promise<T> {
       const hit = entries.get(key);
       if (hit && now() - hit.at < opts.ttlMs) return hit.value;
-      const started = generation;
-      const value = load().then(deepFreeze);
-      // a load that a write overtook is answered but not kept (it may hold the record from before the write)
-      value.then(() => { if (started !== generation) entries.delete(key); }, () => entries.delete(key));
-      entries.set(key, { at: now(), value });
-      return value;
+      if (hit?.stamp && version) {
+        const started = generation;
+        const checked = Promise.all([hit.stamp, version()]).then(([was, is]) => {
+          if (was !== is || started !== generation) return load(key, loader);
+          if (entries.get(key) === hit) hit.at = now();
+          return hit.value;
+        });
+        hit.at = now(); // one check in flight per expiry, not one per request
+        return checked;
+      }
+      return load(key, loader);
     },
     drop(): void {
       generation++;
@@ -54,7 +76,7 @@ function memo<T>(opts: ReadCacheOptions) {
 export function withReadCache(store: Store, opts: ReadCacheOptions): Store {
   const instances = memo<Awaited<ReturnType<Store['instances']['getByIdScope']>>>(opts);
   const hubs = memo<Awaited<ReturnType<Store['linkedHubs']['list']>>>(opts);
-  const groups = memo<Awaited<ReturnType<Store['groups']['listByAttestation']>>>(opts);
+  const groups = memo<Awaited<ReturnType<Store['groups']['listByAttestation']>>>(opts, store.groups.version?.bind(store.groups));
   const after = <A extends unknown[], R>(write: (...a: A) => Promise<R>, drop: () => void) => async (...a: A): Promise<R> => {
     drop(); // before too: a read that starts during the write must not keep the old record
     try {

@@ -99,12 +99,13 @@ function parsedIssuer(issuer: CertKeyPair) {
 }
 
 /**
- * An ECDSA P-256 end-entity certificate signed by an RSA issuer. node-forge encodes only RSA public keys, so the
+ * An ECDSA P-256 certificate signed by an RSA issuer (an end entity, or with `isCa` a CA certificate: benchmarks make
+ * thousands of group signing certificates this way, an RSA key each would take minutes). node-forge encodes only RSA public keys, so the
  * to-be-signed structure forge builds (subject, validity, extensions) gets the P-256 SubjectPublicKeyInfo that
  * node:crypto exports, and node:crypto signs it (sha256WithRSAEncryption, RFC 5280 §4.1.1.2).
  */
 function issueEcdsaCertificate(opts: IssueOptions): CertKeyPair {
-  if (!opts.issuer || opts.isCa) throw new Error('ECDSA keys are made for end-entity certificates with an RSA issuer');
+  if (!opts.issuer) throw new Error('ECDSA keys are made for certificates with an RSA issuer');
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const { cert: issuerCert, key: issuerKey, keyId } = parsedIssuer(opts.issuer);
   const cert = forge.pki.createCertificate();
@@ -116,9 +117,9 @@ function issueEcdsaCertificate(opts: IssueOptions): CertKeyPair {
   cert.setIssuer(issuerCert.subject.attributes);
   const altNames = [...(opts.dnsNames ?? []).map((value) => ({ type: 2, value })), ...(opts.ipAddresses ?? []).map((ip) => ({ type: 7, ip }))];
   cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    // ECDHE key exchange: the key only signs (no keyEncipherment for EC keys, RFC 5480 §3)
-    { name: 'keyUsage', digitalSignature: true, critical: true },
+    { name: 'basicConstraints', cA: opts.isCa === true },
+    // ECDHE key exchange: the key only signs (no keyEncipherment for EC keys, RFC 5480 §3); a CA signs certificates
+    { name: 'keyUsage', digitalSignature: true, ...(opts.isCa ? { keyCertSign: true, cRLSign: true } : {}), critical: true },
     ...(opts.usage ? [{ name: 'extKeyUsage', serverAuth: opts.usage === 'server', clientAuth: opts.usage === 'client' }] : []),
     { name: 'authorityKeyIdentifier', keyIdentifier: keyId },
     ...(altNames.length ? [{ name: 'subjectAltName', altNames }] : []),

@@ -5,7 +5,7 @@
  */
 import { deriveDeviceKey, parseSas, verifySasSignature, type SasToken } from '../../common/sas.js';
 import { DpsError } from '../errors.js';
-import type { EnrollmentGroup, IndividualEnrollment } from '../model.js';
+import type { IndividualEnrollment } from '../model.js';
 
 export { deriveDeviceKey };
 
@@ -54,12 +54,4 @@ export function matchIndividual(token: SasToken, enrollment: IndividualEnrollmen
   return trySlots(token, { primaryKey: sk.primaryKey, secondaryKey: sk.secondaryKey });
 }
 
-/** Derived keys use the registration ID exactly as the device used it (attestation.md §1.3). */
-export function matchGroup(token: SasToken, group: EnrollmentGroup, registrationId: string): SymmetricKeyMatch | undefined {
-  const sk = group.attestation.symmetricKey;
-  if (group.attestation.type !== 'symmetricKey' || !sk?.primaryKey || !sk.secondaryKey) return undefined;
-  return trySlots(token, {
-    primaryKey: deriveDeviceKey(sk.primaryKey, registrationId),
-    secondaryKey: deriveDeviceKey(sk.secondaryKey, registrationId),
-  });
-}
+// group members' derived keys: attestation/group-index.ts (indexed, issue 18)

@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { certificateInfo, commonName, isValidAt, parseCertificate, sameCertificate, verifyChainTo } from '../attestation/x509.js';
+import { x509Candidates, x509GroupIndex } from '../attestation/group-index.js';
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { EnrollmentGroup, ServiceInstance, X509CertificateWithInfo } from '../model.js';
@@ -67,7 +68,9 @@ export async function authenticateX509(deps: CoreDeps, instance: ServiceInstance
     return { ...base, enrollment: { kind: 'individual', record: individual }, resultAttestation: { x509: { certificateInfo: certificateInfo(leaf) } } };
   }
   let reason = 'the certificate chain does not reach the signing certificate of any enrollment group';
-  for (const group of await deps.store.groups.listByAttestation(instance.idScope, 'x509')) {
+  // only the groups the chain could reach: by issuer name, plus those with CA references (attestation/group-index.ts)
+  const index = x509GroupIndex(await deps.store.groups.listByAttestation(instance.idScope, 'x509'));
+  for (const group of x509Candidates(index, leaf, intermediates)) {
     const { anchors, unverified } = await anchorsOf(deps, instance.idScope, group);
     for (const anchor of anchors) {
       const result = verifyChainTo(leaf, intermediates, anchor, now);

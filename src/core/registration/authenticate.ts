@@ -3,7 +3,8 @@
  * Pipeline steps "resolve instance", "authenticate" and "check enabled". An individual enrollment with the
  * registration ID wins over any group: if one exists, only it is tried (attestation.md §1.3, §2.3).
  */
-import { matchGroup, matchIndividual, checkRegistrationToken } from '../attestation/symmetric-key.js';
+import { GroupHints, matchGroupKey, symmetricGroupIndex } from '../attestation/group-index.js';
+import { matchIndividual, checkRegistrationToken } from '../attestation/symmetric-key.js';
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { IndividualEnrollment, ServiceInstance } from '../model.js';
@@ -42,21 +43,37 @@ export async function authenticateSymmetricKey(
       resultAttestation: { symmetricKey: {} },
     };
   }
-  const groups = await deps.store.groups.listByAttestation(instance.idScope, 'symmetricKey');
-  for (const group of groups) {
-    const match = matchGroup(token, group, req.registrationId);
-    if (match) {
-      return {
-        instance, registrationId: req.registrationId,
-        enrollment: { kind: 'group', record: group },
-        hubAuth: { type: 'sas', symmetricKey: match.deviceKeys },
-        resultAttestation: { symmetricKey: { enrollmentGroupId: group.enrollmentGroupId } },
-      };
-    }
+  // groups: indexed (core/attestation/group-index.ts), the group that admitted this ID before tried first
+  const index = symmetricGroupIndex(await deps.store.groups.listByAttestation(instance.idScope, 'symmetricKey'));
+  const hints = hintsOf(deps);
+  let hint = hints.get(instance.idScope, req.registrationId);
+  if (hint === undefined && index.size > HINT_RECORD_THRESHOLD) {
+    // another node admitted it, or this one restarted: the registration record names its group (one keyed read)
+    hint = (await deps.store.registrations.get(instance.idScope, req.registrationId))?.enrollmentGroupId;
+  }
+  const { match, tried } = matchGroupKey(index, token, req.registrationId, hint);
+  if (match) {
+    hints.remember(instance.idScope, req.registrationId, match.group.enrollmentGroupId);
+    return {
+      instance, registrationId: req.registrationId,
+      enrollment: { kind: 'group', record: match.group },
+      hubAuth: { type: 'sas', symmetricKey: match.deviceKeys },
+      resultAttestation: { symmetricKey: { enrollmentGroupId: match.group.enrollmentGroupId } },
+    };
   }
   throw new DpsError('Unauthorized', undefined, {
-    reason: `no individual enrollment and no symmetric-key group whose derived key verifies the signature (${groups.length} group${groups.length === 1 ? '' : 's'} tried)`,
+    reason: `no individual enrollment and no symmetric-key group whose derived key verifies the signature (${tried} group${tried === 1 ? '' : 's'} tried)`,
   });
+}
+
+/** Above this many groups, a registration ID this node has not seen is looked up in its record before the walk. */
+const HINT_RECORD_THRESHOLD = 16;
+const groupHints = new WeakMap<object, GroupHints>();
+/** One hint map per core (keyed by its store). */
+function hintsOf(deps: CoreDeps): GroupHints {
+  let hints = groupHints.get(deps.store);
+  if (!hints) groupHints.set(deps.store, hints = new GroupHints());
+  return hints;
 }
 
 /**

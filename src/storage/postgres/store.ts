@@ -38,8 +38,11 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
   const query: Query = (text, values) => pool.query(text, values);
   const table = <T>(name: string) => new PostgresDocTable<T>(query, name);
 
+  const docs = docRepositories(table);
   return {
-    ...docRepositories(table),
+    ...docs,
+    // bumped by a statement trigger on every group write (migration 0007)
+    groups: { ...docs.groups, version: async () => String((await query('SELECT version FROM group_versions WHERE id = 1', [])).rows[0]?.version ?? '0') },
     attempts: postgresAttemptStore(query),
     usage: postgresUsageStore(query),
     stats: postgresStats(query),
