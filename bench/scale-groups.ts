@@ -8,7 +8,8 @@
  *   first) until one verifies — this walk is what grows with the count;
  * - symmetric key, re-registration: the same devices again; the group that admitted the ID is tried first;
  * - X.509, first registration: candidate groups come from the chain's issuer name, so no walk at all.
- * Prints p50/p95 per case and the ratio of each p50 to the one-group p50. Asserts nothing.
+ * Also walks the group list (`POST /enrollmentGroups/query`, 50 a page, as the console) and prints the first and last
+ * page's time. Prints p50/p95 per case and the ratio of each p50 to the one-group p50. Asserts nothing.
  * Run: node --import tsx bench/scale-groups.ts [--groups 1,1000,10000] [--devices 100]   (root: port 443)
  */
 import { loadavg } from 'node:os';
@@ -26,7 +27,34 @@ const devices = Number(args.devices);
 const DPS = '127.0.44.1';
 const HUB = '127.0.44.2';
 
-interface Row { groups: number; symFirst: FleetReport; symAgain: FleetReport; x509: FleetReport; setupSeconds: number }
+interface ListTiming { pages: number; firstMs: number; lastMs: number; totalMs: number }
+interface Row { groups: number; symFirst: FleetReport; symAgain: FleetReport; x509: FleetReport; setupSeconds: number; list: ListTiming }
+
+/** Walks `POST /enrollmentGroups/query` with continuation tokens, 50 a page (the console's page size). */
+async function walkGroups(ca: Buffer, serviceConnectionString: string): Promise<ListTiming> {
+  const cs = parseConnectionString(serviceConnectionString);
+  const sas = createSas({ resource: DPS, key: cs.SharedAccessKey!, keyName: cs.SharedAccessKeyName!, expiry: Math.floor(Date.now() / 1000) + 3600 });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca });
+  const times: number[] = [];
+  let continuation: string | undefined;
+  do {
+    const body = JSON.stringify({ query: '*' });
+    const t0 = performance.now();
+    continuation = await new Promise<string | undefined>((resolve, reject) => {
+      const req = request({ host: DPS, port: 443, method: 'POST', path: '/enrollmentGroups/query?api-version=2021-10-01', agent,
+        headers: { authorization: sas, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-ms-max-item-count': '50',
+          ...(continuation ? { 'x-ms-continuation': continuation } : {}) } }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve(res.headers['x-ms-continuation'] as string | undefined) : reject(new Error(`query: HTTP ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    times.push(performance.now() - t0);
+  } while (continuation);
+  agent.destroy();
+  return { pages: times.length, firstMs: times[0]!, lastMs: times[times.length - 1]!, totalMs: times.reduce((a, b) => a + b, 0) };
+}
 
 /** PUT /enrollmentGroups/{id} through a keep-alive agent, `parallel` at a time. */
 async function createGroups(ca: Buffer, serviceConnectionString: string, bodies: Array<Record<string, unknown>>, parallel = 16): Promise<void> {
@@ -72,6 +100,7 @@ async function measure(groups: number): Promise<Row> {
     }));
     await createGroups(ca, server.connection.serviceConnectionString, x509Bodies);
     const setupSeconds = (Date.now() - started) / 1000;
+    const list = await walkGroups(ca, server.connection.serviceConnectionString);
 
     const endpoint: DpsEndpoint = { host: DPS, port: 443, idScope, ca };
     const lastKey = keyOf('p', groups - 1);
@@ -83,7 +112,7 @@ async function measure(groups: number): Promise<Row> {
     const symFirst = await runFleet({ endpoint, protocol: 'https', count: devices, concurrency: 1, device: symDevice });
     const symAgain = await runFleet({ endpoint, protocol: 'https', count: devices, concurrency: 1, device: symDevice });
     const x509 = await runFleet({ endpoint, protocol: 'https', count: devices, concurrency: 1, device: x509Device });
-    return { groups, symFirst, symAgain, x509, setupSeconds };
+    return { groups, symFirst, symAgain, x509, setupSeconds, list };
   } finally {
     await server.stop();
   }
@@ -105,4 +134,7 @@ for (const r of rows) {
   const cell = (f: FleetReport) => `${f.latencyMs.p50.toFixed(1)} / ${f.latencyMs.p95.toFixed(1)}`;
   console.log(`| ${r.groups} | ${cell(r.symFirst)} | ${ratio(r.symFirst.latencyMs.p50, base.symFirst.latencyMs.p50)} | ${cell(r.symAgain)} | ${ratio(r.symAgain.latencyMs.p50, base.symAgain.latencyMs.p50)} | ${cell(r.x509)} | ${ratio(r.x509.latencyMs.p50, base.x509.latencyMs.p50)} |`);
 }
+console.log('\n| groups (each kind) | list pages of 50 | first page ms | last page ms | whole walk ms |');
+console.log('|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.groups} | ${r.list.pages} | ${r.list.firstMs.toFixed(1)} | ${r.list.lastMs.toFixed(1)} | ${r.list.totalMs.toFixed(0)} |`);
 console.log(`\nload average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
