@@ -11,6 +11,7 @@ import { registerCert } from './commands/cert.js';
 import { registerCertificate } from './commands/ca-cert.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerConnectionString } from './commands/connection-string.js';
+import { registerCredentialPolicy } from './commands/credential-policy.js';
 import { registerRegistration, registerUsage } from './commands/diagnostics.js';
 import { registerEnrollment } from './commands/enrollment.js';
 import { registerEnrollmentGroup } from './commands/enrollment-group.js';
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerRegistration(program);
   registerLinkedHub(program);
   registerCertificate(program);
+  registerCredentialPolicy(program);
   registerCert(program);
   registerConnectionString(program);
   registerHub(program);

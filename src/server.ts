@@ -48,6 +48,7 @@ import { createPostgresStore } from './storage/postgres/store.js';
 import { createSqliteStore } from './storage/sqlite/store.js';
 import type { HubStore } from './hub/ports.js';
 import { loadOrCreateCa, serverCertFor } from './tls/cert-store.js';
+import { createCertificateIssuer } from './tls/certificate-issuer.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { instrumentHubConnector, instrumentStore, instrumentWebhookClient } from './observability/decorators.js';
 import { trackConnections } from './observability/connections.js';
@@ -154,6 +155,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const recorded = withAttemptRecords(createCore({
       store, hubs: instrumentHubConnector(createCorePortConnector(rest), metrics), clock, logger, ids: cryptoIds,
       webhooks: instrumentWebhookClient(createHttpWebhookClient({ ca: ca.certPem }), metrics),
+      // certificates issued from device CSRs under credential policies (docs/certificate-issuance.md)
+      certificateIssuer: createCertificateIssuer({ ca }),
       settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle, nodeLocation: config.location,
         registrationLeaseSeconds: config.registrationLeaseSeconds, maxBulkItems: config.maxBulkItems },
     }), { clock, ids: cryptoIds, onAttempt: (a) => recorder.record(a) });
@@ -196,7 +199,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       servers.push(server);
       trackConnections(server, `${h.name}-https`, metrics);
       // devices: MQTT over TLS, and MQTT over WebSockets on the HTTPS port
-      const mqtt = createHubMqttEndpoint({ hub, hostNames: [h.hostName, `${h.hostName}:${h.mqttPort}`], clock, logger: logger.child({ hub: h.name }), connectTimeoutMs });
+      const mqtt = createHubMqttEndpoint({ hub, hostNames: [h.hostName, `${h.hostName}:${h.mqttPort}`], clock, logger: logger.child({ hub: h.name }), connectTimeoutMs,
+        // certificate renewal over $iothub/credentials (hub/mqtt/credentials.ts): the DPS core signs under the device's policy
+        credentials: (req) => core.renewDeviceCertificate({ hubHostName: req.hubName, deviceId: req.deviceId, presented: req.presented, csr: req.csr, replace: req.replace }) });
       const detachWs = attachWebSocket(server, { mqtt: mqtt.handle }, { fallback: 'mqtt' });
       cleanups.push(async () => { detachWs(); mqtt.close(); });
       const mqttServer = createTlsListener({ cert: tls.certPem, key: tls.keyPem }, mqtt.handle, { handshakeTimeoutMs: connectTimeoutMs });

@@ -107,6 +107,7 @@ export function commonFields(v: Values): Record<string, unknown> {
   if (v['reprovision-policy'] !== undefined) out.reprovisionPolicy = REPROVISION[(v['reprovision-policy'] as string).toLowerCase()];
   if (v['edge-enabled'] !== undefined) out.capabilities = { iotEdge: v['edge-enabled'] === true || v['edge-enabled'] === 'true' };
   if (v['webhook-url'] !== undefined) out.customAllocationDefinition = { webhookUrl: v['webhook-url'], apiVersion: (v['api-version'] as string | undefined) ?? '2021-10-01' };
+  if (v['credential-policy'] !== undefined) out.credentialPolicyName = v['credential-policy'];
   return out;
 }
 
@@ -141,7 +142,8 @@ export function addEnrollmentOptions(cmd: Command, group = false): Command {
     .option('--desired <json>', 'initial desired properties')
     .addOption(choice('--edge-enabled <bool>', 'an IoT Edge device', ['true', 'false']))
     .option('--webhook-url <url>', 'custom allocation: the webhook URL')
-    .option('--api-version <version>', 'custom allocation: the webhook API version');
+    .option('--api-version <version>', 'custom allocation: the webhook API version')
+    .option('--credential-policy <name>', 'the credential policy that issues certificates to devices sending a CSR (docs/certificate-issuance.md)');
 }
 
 /** `update`: the current enrollment with the given fields changed (what is not given stays), sent with its etag. */

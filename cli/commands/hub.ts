@@ -53,6 +53,12 @@ const API = 'api-version=2021-04-12';
 const dev = (id: string) => `/devices/${encodeURIComponent(id)}?${API}`;
 const twin = (id: string) => `/twins/${encodeURIComponent(id)}?${API}`;
 
+function ttlArg(v: string): number {
+  const n = Number(v);
+  if (!(n > 0)) throw new CliError('--ttl takes a positive number of seconds');
+  return n;
+}
+
 function timeoutArg(v: string): number {
   const n = Number(v);
   if (!(n > 0)) throw new CliError('--timeout takes a positive number of seconds');
@@ -83,12 +89,27 @@ export function registerHub(program: Command): void {
   hubOptions(hub.command('monitor').description('Print device-to-cloud messages as they arrive (JSON, one per line)')
     .option('--device-id <id>', 'only this device').option('--timeout <sec>', 'stop after this many seconds (default: run until interrupted)', timeoutArg))
     .action(async (o: HubOptions & { deviceId?: string; timeout?: number }) => { process.exitCode = await monitor(hubTarget(o), o.deviceId, o.timeout); });
-  hubOptions(hub.command('send').description('Send a cloud-to-device message to a connected device')
+  hubOptions(hub.command('send').description("Queue a cloud-to-device message for a device (delivered when it connects or polls; the queue holds 50)")
     .requiredOption('--device-id <id>', 'the device').requiredOption('--data <text>', 'the message body')
-    .option('--props <k=v,...>', 'application properties').option('--content-type <type>', 'the content type'))
-    .action(async (o: HubOptions & { deviceId: string; data: string; props?: string; contentType?: string }) => {
-      const r = await restCall(hubTarget(o), 'POST', `/opendps/devices/${encodeURIComponent(o.deviceId)}/messages/deviceBound`,
-        { payload: o.data, properties: parseProps(o.props), ...(o.contentType ? { contentType: o.contentType } : {}) });
+    .option('--props <k=v,...>', 'application properties').option('--content-type <type>', 'the content type')
+    .option('--message-id <id>', 'the message id (default: a UUID)').option('--ack <kind>', 'delivery feedback: none (default), positive, negative or full')
+    .option('--ttl <sec>', 'expire after this many seconds (default 3600, at most 172800)', ttlArg))
+    .action(async (o: HubOptions & { deviceId: string; data: string; props?: string; contentType?: string; messageId?: string; ack?: string; ttl?: number }) => {
+      if (o.ack && !['none', 'positive', 'negative', 'full'].includes(o.ack)) throw new CliError(`--ack takes none, positive, negative or full (got '${o.ack}')`);
+      const r = await restCall(hubTarget(o), 'POST', `/opendps/devices/${encodeURIComponent(o.deviceId)}/messages/deviceBound`, {
+        payload: o.data, properties: parseProps(o.props), ...(o.contentType ? { contentType: o.contentType } : {}),
+        ...(o.messageId ? { messageId: o.messageId } : {}), ...(o.ack ? { ack: o.ack } : {}),
+        ...(o.ttl !== undefined ? { expiryTimeUtc: new Date(Date.now() + o.ttl * 1000).toISOString() } : {}),
+      });
+      if (r.status !== 200) throw new CliError(errorText(r));
+      process.stdout.write(JSON.stringify(r.body) + '\n');
+    });
+  hubOptions(hub.command('purge').description("Delete every queued cloud-to-device message of a device (IoT Hub's purge command queue)")
+    .argument('[deviceId]', 'the device').option('--device-id <id>', 'the device (instead of the argument)'))
+    .action(async (deviceId: string | undefined, o: HubOptions & { deviceId?: string }) => {
+      const id = deviceId ?? o.deviceId;
+      if (!id) throw new CliError('hub purge needs a device id');
+      const r = await restCall(hubTarget(o), 'DELETE', `/devices/${encodeURIComponent(id)}/commands?${API}`);
       if (r.status !== 200) throw new CliError(errorText(r));
       process.stdout.write(JSON.stringify(r.body) + '\n');
     });

@@ -10,6 +10,7 @@ import { GroupList, GroupPage } from './pages/groups';
 import { Registrations } from './pages/registrations';
 import { LinkedHubs } from './pages/linked-hubs';
 import { Certificates } from './pages/certificates';
+import { CredentialPolicies } from './pages/credential-policies';
 import { HubDevice, HubList, HubPage } from './pages/hub-explorer';
 
 export const BASE = '/console';
@@ -58,7 +59,7 @@ function SignIn({ onSignedIn }: { onSignedIn(api: Api): void }) {
 
 const NAV: Array<[string, string]> = [
   ['', 'Overview'], ['/enrollments', 'Individual enrollments'], ['/groups', 'Enrollment groups'], ['/registrations', 'Registration records'],
-  ['/linked-hubs', 'Linked hubs & allocation'], ['/certificates', 'Certificates'], ['/hubs', 'Hub explorer'],
+  ['/linked-hubs', 'Linked hubs & allocation'], ['/certificates', 'Certificates'], ['/credential-policies', 'Credential policies'], ['/hubs', 'Hub explorer'],
 ];
 
 function Shell({ session }: { session: Session }) {
@@ -83,6 +84,7 @@ function Shell({ session }: { session: Session }) {
               <Route path={`${BASE}/registrations/:id`} component={Registrations} />
               <Route path={`${BASE}/linked-hubs`} component={LinkedHubs} />
               <Route path={`${BASE}/certificates`} component={Certificates} />
+              <Route path={`${BASE}/credential-policies`} component={CredentialPolicies} />
               <Route path={`${BASE}/hubs`} component={HubList} />
               <Route path={`${BASE}/hubs/:hub`} component={HubPage} />
               <Route path={`${BASE}/hubs/:hub/devices/:id`} component={HubDevice} />

@@ -20,6 +20,7 @@ export interface Enrollment {
   allocationPolicy?: 'hashed' | 'geoLatency' | 'static' | 'custom';
   reprovisionPolicy?: { updateHubAssignment?: boolean; migrateDeviceData?: boolean };
   customAllocationDefinition?: { webhookUrl: string; apiVersion: string };
+  credentialPolicyName?: string;
   capabilities?: { iotEdge: boolean };
   etag?: string;
   createdDateTimeUtc?: string;

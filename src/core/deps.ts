@@ -1,5 +1,5 @@
 /** @module core/deps — what every core operation is given by the composition root. */
-import type { Clock, HubConnector, Ids, Logger, Store, WebhookClient } from './ports.js';
+import type { CertificateIssuer, Clock, HubConnector, Ids, Logger, Store, WebhookClient } from './ports.js';
 import { defaultThrottleSettings, type ThrottleSettings } from './throttle.js';
 
 export interface CoreSettings {
@@ -50,4 +50,6 @@ export interface CoreDeps {
   settings: CoreSettings;
   /** Custom allocation webhooks; without it, `custom` allocation fails with a clear message. */
   webhooks?: WebhookClient;
+  /** Certificate issuance from CSRs (docs/certificate-issuance.md); without it, a register body with `csr` is refused. */
+  certificateIssuer?: CertificateIssuer;
 }

@@ -70,6 +70,8 @@ export interface EnrollmentCommon {
   allocationPolicy?: AllocationPolicy;
   iotHubs?: string[];
   customAllocationDefinition?: CustomAllocationDefinition;
+  /** The credential policy that issues certificates to devices sending a CSR (device API 2025-07-01-preview). */
+  credentialPolicyName?: string;
   /** Unknown fields are kept on a round trip. */
   [extra: string]: unknown;
 }
@@ -107,6 +109,46 @@ export interface RegistrationRecord {
    * ran out (its node stopped mid-attempt) may be taken over. Internal: never on the wire.
    */
   leaseExpiresUtc?: string;
+  /** The certificate last issued to the device from its CSR (never the private key, which OpenDPS never sees). */
+  issuedCertificate?: IssuedCertificateInfo;
+}
+
+/** What the registration record keeps of a certificate issued from a CSR (docs/certificate-issuance.md). */
+export interface IssuedCertificateInfo {
+  credentialPolicyName: string;
+  serialNumber: string;
+  /** Hex, upper case: the hub device authenticates with this thumbprint (selfSigned). */
+  sha256Thumbprint: string;
+  sha1Thumbprint: string;
+  notBeforeUtc: string;
+  notAfterUtc: string;
+  issuedDateTimeUtc: string;
+  /** The certificate this one renewed, while it may still be in use (renewal on the hub without `replace`). */
+  previousSha256Thumbprint?: string;
+}
+
+/** Key types a credential policy may accept in CSRs. */
+export const CREDENTIAL_KEY_TYPES = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
+export type CredentialKeyType = typeof CREDENTIAL_KEY_TYPES[number];
+
+/**
+ * A credential policy of a service instance (OpenDPS; Azure's "credential policy" of certificate management): who
+ * issues device certificates and for how long. `issuer`: `opendpsCa` signs with OpenDPS's own CA (its `--ca-cert` /
+ * `--ca-key` when the operator gave one at start); `intermediate` with an ECDSA P-384 CA created for the policy and
+ * signed by OpenDPS's CA (its key sealed by the certificate issuer, tls/certificate-issuer.ts).
+ */
+export interface CredentialPolicy {
+  name: string;
+  issuer: 'opendpsCa' | 'intermediate';
+  validityInDays: number;
+  keyTypes: CredentialKeyType[];
+  /** The issuing CA first, up to the root: base64 DER (public). */
+  caCertificates: string[];
+  /** The issuing CA's private key, sealed (AES-256-GCM) by the certificate issuer: never on any API, never logged. */
+  sealedKey?: string;
+  etag: string;
+  createdDateTimeUtc: string;
+  lastUpdatedDateTimeUtc: string;
 }
 
 /** An asynchronous registration operation, pollable by operationId. */
@@ -123,6 +165,11 @@ export interface OperationRecord {
    * attempt of the same device (`assigning`): the operation then answers from the current record.
    */
   result?: RegistrationRecord;
+  /**
+   * The certificate chain issued by this attempt (base64 DER, leaf first, then intermediates, then root): answered by
+   * the operation's polls only (device API 2025-07-01-preview `issuedCertificateChain`), never by a status lookup.
+   */
+  issuedCertificateChain?: string[];
 }
 
 export interface AccessPolicy {

@@ -7,6 +7,8 @@
  * `createCore` wires the operations to their dependencies; only `server.ts` (and tests) call it.
  */
 import { createCaCertificateOps } from './certificates/ca-certificate-ops.js';
+import { createCredentialPolicyOps } from './credentials/credential-policy-ops.js';
+import { renewDeviceCertificate, type RenewCertificateRequest, type RenewedCertificate } from './credentials/renew-certificate.js';
 import { reconcileHubDevices, type ReconcileResult } from './registration/reconcile.js';
 import type { CoreDeps } from './deps.js';
 import { createDiagnosticsOps } from './diagnostics/diagnostics-ops.js';
@@ -29,6 +31,8 @@ import { createThrottle } from './throttle.js';
 // resource shapes: part of the declared surface, so adapters import nothing else of the core
 export { isRegistrationId } from './enrollment/schema.js';
 export { toCertificateResource } from './certificates/ca-certificate-ops.js';
+export { toCredentialPolicyResource } from './credentials/credential-policy-ops.js';
+export type { RenewCertificateRequest, RenewedCertificate };
 export { toServiceState } from './registration/registration-ops.js';
 export type { DeviceIdentity, EnrollmentOps };
 
@@ -43,7 +47,7 @@ export interface DeviceOperations {
   /** DPS: Runtime Registration - Operation Status Lookup; `retryAfterSeconds` while still `assigning`. */
   getOperationStatus(req: DeviceRequest & { operationId: string }): Promise<OperationAnswer>;
   /** DPS: Runtime Registration - Device Registration Status Lookup. */
-  getDeviceRegistrationStatus(req: DeviceRequest): Promise<DeviceRegistrationResult>;
+  getDeviceRegistrationStatus(req: DeviceRequest & { body?: unknown }): Promise<DeviceRegistrationResult>;
   /**
    * TPM attestation step 1 (attestation.md §3.3): the activation blob for the presented EK and SRK. Unknown and
    * mismatched keys get a decoy, so the answer reveals nothing. HTTPS reaches it through `registerDevice`, AMQP from
@@ -62,6 +66,13 @@ export interface ServiceOperations {
   readonly groups: EnrollmentOps<EnrollmentGroup>;
   readonly registrations: ReturnType<typeof createRegistrationOps>;
   readonly certificates: ReturnType<typeof createCaCertificateOps>;
+  /** Credential policies: who issues device certificates from CSRs (/opendps/credentialPolicies). */
+  readonly credentialPolicies: ReturnType<typeof createCredentialPolicyOps>;
+  /**
+   * Renewal of an issued certificate, asked on a built-in hub (hub/mqtt/credentials.ts through the port the
+   * composition root gives the hub): credentials/renew-certificate.ts.
+   */
+  renewDeviceCertificate(req: RenewCertificateRequest): Promise<RenewedCertificate>;
   readonly linkedHubs: LinkedHubOps;
   readonly allocationSettings: ReturnType<typeof createAllocationSettingsOps>;
   /** Diagnostics and operations metering (/opendps/diagnostics, /opendps/usage). */
@@ -109,6 +120,8 @@ export function createCore(deps: CoreDeps): Core {
     groups: createEnrollmentOps(deps, groupKind),
     registrations: createRegistrationOps(deps),
     certificates: createCaCertificateOps(deps),
+    credentialPolicies: createCredentialPolicyOps(deps),
+    renewDeviceCertificate: (req) => renewDeviceCertificate(deps, req),
     linkedHubs: createLinkedHubOps(deps),
     allocationSettings: createAllocationSettingsOps(deps),
     diagnostics: createDiagnosticsOps(deps),

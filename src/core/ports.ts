@@ -5,7 +5,7 @@
  */
 import type {
   AttemptOutcome, AttemptRecord, UsageTotal,
-  CaCertificate, EnrollmentGroup, HubOutboxEntry, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance, TpmChallenge,
+  CaCertificate, CredentialPolicy, EnrollmentGroup, X509CertificateInfo, HubOutboxEntry, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance, TpmChallenge,
 } from './model.js';
 export type { Clock } from '../common/clock.js';
 export type { Logger } from '../common/logger.js';
@@ -81,6 +81,14 @@ export interface CertificateStore {
   list(idScope: string): Promise<CaCertificate[]>;
 }
 
+/** Credential policies of an instance (by name, case-insensitive); compare-and-set on `etag`. */
+export interface CredentialPolicyStore {
+  get(idScope: string, name: string): Promise<CredentialPolicy | undefined>;
+  put(idScope: string, policy: CredentialPolicy, condition: WriteCondition): Promise<boolean>;
+  delete(idScope: string, name: string, condition: WriteCondition): Promise<boolean>;
+  list(idScope: string): Promise<CredentialPolicy[]>;
+}
+
 /** Hub devices being created by registration attempts (model.ts HubOutboxEntry), oldest first. */
 export interface HubOutboxStore {
   put(entry: HubOutboxEntry): Promise<void>;
@@ -140,6 +148,7 @@ export interface Store {
   readonly operations: OperationStore;
   readonly linkedHubs: LinkedHubStore;
   readonly certificates: CertificateStore;
+  readonly credentialPolicies: CredentialPolicyStore;
   readonly tpmChallenges: TpmChallengeStore;
   readonly hubOutbox: HubOutboxStore;
   readonly attempts: AttemptStore;
@@ -189,6 +198,28 @@ export interface HubConnector {
   getTwin(hub: LinkedHub, deviceId: string): Promise<HubTwinState | undefined>;
   /** Replaces tags and desired properties (IoT Hub: `PUT /twins/{id}` with If-Match "*"). */
   replaceTwin(hub: LinkedHub, deviceId: string, twin: HubTwinContent): Promise<void>;
+}
+
+/** What a PKCS#10 request says, once its structure and signature were verified. */
+export interface CsrContent {
+  commonName?: string;
+  /** `ecdsa-p256`, `ecdsa-p384`, `rsa-2048`, ... (core/credentials/ decides which a policy accepts). */
+  keyType: string;
+  /** SubjectPublicKeyInfo, DER. */
+  publicKey: Buffer;
+}
+
+/**
+ * Certificate issuance's cryptography (tls/certificate-issuer.ts): reading CSRs, creating a policy's issuing CA and
+ * signing device certificates. Issuing CA private keys never leave it unsealed; errors never carry key material.
+ */
+export interface CertificateIssuer {
+  /** Decodes a PKCS#10 request (DER) and verifies its signature; `reason` says why not, for the device. */
+  readCsr(der: Buffer): { ok: true; csr: CsrContent } | { ok: false; reason: string };
+  /** The issuing CA of a new policy: its chain (issuing CA first, base64 DER) and, for a CA of its own, its sealed key. */
+  createIssuingCa(issuer: CredentialPolicy['issuer'], ref: { idScope: string; policyName: string }): Promise<{ caCertificates: string[]; sealedKey?: string }>;
+  /** Signs a client certificate for `publicKey` with the policy's issuing CA; validity is clipped to the CA's. */
+  issue(req: { idScope: string; policy: CredentialPolicy; commonName: string; publicKey: Buffer; notBefore: Date; notAfter: Date }): Promise<{ certificate: string; info: X509CertificateInfo }>;
 }
 
 /** Random values, as a port so tests can make them predictable. */

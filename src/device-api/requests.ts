@@ -39,9 +39,9 @@ export function pollOperation(core: Core, call: DeviceCall, operationId: string)
   return core.getOperationStatus({ ...deviceRequest(call), operationId });
 }
 
-/** DPS: Runtime Registration - Device Registration Status Lookup. */
-export function registrationStatus(core: Core, call: DeviceCall): Promise<DeviceRegistrationResult> {
-  return core.getDeviceRegistrationStatus(deviceRequest(call));
+/** DPS: Runtime Registration - Device Registration Status Lookup; `body` (parsed) is checked for a CSR (a 400). */
+export function registrationStatus(core: Core, call: DeviceCall, body?: unknown): Promise<DeviceRegistrationResult> {
+  return core.getDeviceRegistrationStatus({ ...deviceRequest(call), ...(body !== undefined ? { body } : {}) });
 }
 
 /** The keys a TPM presents for step 1 of its attestation, as raw TPM2B_PUBLIC bytes (AMQP SASL `TPM`). */

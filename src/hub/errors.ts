@@ -12,12 +12,14 @@ export const HUB_ERROR_STATUS = {
   IotHubUnauthorizedAccess: 401,
   IotHubUnauthorized: 401,
   TooManyDevices: 403,
+  DeviceMaximumQueueDepthExceeded: 403,
   DeviceNotFound: 404,
   NotFound: 404,
   DeviceNotOnline: 404,
   MethodNotAllowed: 405,
   DeviceAlreadyExists: 409,
   PreconditionFailed: 412,
+  DeviceMessageLockLost: 412,
   MessageTooLarge: 413,
   ThrottlingException: 429,
   ServerError: 500,
@@ -26,6 +28,16 @@ export const HUB_ERROR_STATUS = {
 } as const;
 
 export type HubErrorCode = keyof typeof HUB_ERROR_STATUS;
+
+/**
+ * IoT Hub's numeric error codes (`errorCode` in newer error bodies, status × 1000 + n), for the codes whose number is
+ * documented (learn.microsoft.com "Troubleshoot ... error 403004 DeviceMaximumQueueDepthExceeded", "412002
+ * DeviceMessageLockLost"). Error bodies carry `errorCode` only for these.
+ */
+export const HUB_NUMERIC_ERROR_CODE: Partial<Record<HubErrorCode, number>> = {
+  DeviceMaximumQueueDepthExceeded: 403004,
+  DeviceMessageLockLost: 412002,
+};
 
 export class HubError extends Error {
   override readonly name = 'HubError';

@@ -12,7 +12,9 @@
 import { systemClock, type Clock } from '../common/clock.js';
 import { noopLogger, type Logger } from '../common/logger.js';
 import { runBulk, type BulkResult } from './bulk.js';
-import { sendCloudToDevice } from './cloud-to-device.js';
+import type { CloudToDeviceQueue } from './c2d-queue.js';
+import { createCloudToDeviceQueue, type CloudToDeviceQueueLimits } from './c2d-queue-service.js';
+import { parseCloudToDevice } from './cloud-to-device.js';
 import { DeviceConnections } from './connections.js';
 import { MethodRouter, type MethodRequest, type MethodResult } from './methods.js';
 import { TelemetryStream } from './telemetry.js';
@@ -30,6 +32,8 @@ export interface HubOptions {
   readonly logger?: Logger;
   /** How many device-to-cloud messages the telemetry stream keeps (default 10,000). */
   readonly telemetryCapacity?: number;
+  /** Cloud-to-device queue limits (IoT Hub's defaults when omitted: depth 50, TTL 1 h, ...). */
+  readonly c2dLimits?: Partial<CloudToDeviceQueueLimits>;
 }
 
 export interface Hub {
@@ -41,10 +45,15 @@ export interface Hub {
   readonly connections: DeviceConnections;
   readonly methods: MethodRouter;
   readonly telemetry: TelemetryStream;
+  /** Cloud-to-device queues of this hub's devices, kept in the store; device channels pull from it. */
+  readonly c2d: CloudToDeviceQueue;
   query(sql: string, opts?: { maxItemCount?: number; continuation?: string }): Promise<QueryPage>;
   bulk(body: unknown): Promise<BulkResult>;
   invokeMethod(deviceId: string, req: MethodRequest): Promise<MethodResult>;
+  /** Queues a message from the REST extension's JSON body (hub/cloud-to-device.ts); the device may be offline. */
   sendCloudToDevice(deviceId: string, body: unknown): Promise<{ messageId: string }>;
+  /** Stops the hub's timers (C2D expiry sweeper, lock timers). */
+  stop(): void;
 }
 
 export function createHub(opts: HubOptions): Hub {
@@ -62,6 +71,13 @@ export function createHub(opts: HubOptions): Hub {
   const connections = new DeviceConnections();
   const methods = new MethodRouter(connections);
   const telemetry = new TelemetryStream(opts.telemetryCapacity);
+  const c2d = createCloudToDeviceQueue({
+    store: ctx.store, hubName: ctx.hubName, clock: ctx.clock, logger,
+    deviceGenerationId: async (deviceId) => (await registry.get(deviceId)).generationId,
+    ...(opts.c2dLimits ? { limits: opts.c2dLimits } : {}),
+  });
+  // the device's current channel (if any) pulls from its queue when told something may be deliverable
+  c2d.onAvailable((deviceId) => connections.get(deviceId)?.cloudToDeviceAvailable());
   // a disabled or deleted device loses its connection at once
   ctx.events.on('deviceUpdated', (e) => { if (!e.enabled) connections.get(e.deviceId)?.close('the device was disabled'); });
   ctx.events.on('deviceDeleted', (e) => connections.get(e.deviceId)?.close('the device was deleted'));
@@ -75,13 +91,12 @@ export function createHub(opts: HubOptions): Hub {
     connections,
     methods,
     telemetry,
+    c2d,
     invokeMethod: async (deviceId, req) => {
       await registry.get(deviceId);
       return methods.invoke(deviceId, req);
     },
-    sendCloudToDevice: async (deviceId, body) => {
-      await registry.get(deviceId);
-      return sendCloudToDevice(connections, deviceId, body);
-    },
+    sendCloudToDevice: async (deviceId, body) => c2d.enqueue(deviceId, parseCloudToDevice(body)),
+    stop: () => c2d.stop(),
   };
 }

@@ -95,4 +95,17 @@ export class DeviceRegistry {
     }
     throw busy(deviceId);
   }
+
+  /**
+   * Records device traffic without a connection (HTTPS devices): only lastActivityTime moves — IoT Hub does not
+   * change connectionState for HTTPS requests. Keeps the device etag.
+   */
+  async recordActivity(deviceId: string, at: Date = this.ctx.clock.now()): Promise<void> {
+    const { store, hubName } = this.ctx;
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const device = await this.get(deviceId);
+      if (await store.putDevice(hubName, { ...device, lastActivityTime: at.toISOString() }, { etag: device.etag })) return;
+    }
+    throw busy(deviceId);
+  }
 }

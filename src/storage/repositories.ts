@@ -4,11 +4,11 @@
  * Keys are lower-cased: DPS registration and group IDs are case-insensitive.
  */
 import type {
-  CertificateStore, EnrollmentGroupStore, EnrollmentStore, LinkedHubStore, OperationStore, RegistrationStore, ServiceInstanceStore,
+  CertificateStore, CredentialPolicyStore, EnrollmentGroupStore, EnrollmentStore, LinkedHubStore, OperationStore, RegistrationStore, ServiceInstanceStore,
   HubOutboxStore, TpmChallengeStore,
 } from '../core/ports.js';
 import type {
-  CaCertificate, EnrollmentGroup, HubOutboxEntry, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance, TpmChallenge,
+  CaCertificate, CredentialPolicy, EnrollmentGroup, HubOutboxEntry, IndividualEnrollment, LinkedHub, OperationRecord, RegistrationRecord, ServiceInstance, TpmChallenge,
 } from '../core/model.js';
 import { pageOf, type DocTable } from './doc-table.js';
 
@@ -98,6 +98,16 @@ export function certificateRepo(t: DocTable<CaCertificate>): CertificateStore {
   };
 }
 
+/** Credential policies by name (case-insensitive) per ID scope; the record holds the sealed issuing CA key. */
+export function credentialPolicyRepo(t: DocTable<CredentialPolicy>): CredentialPolicyStore {
+  return {
+    get: (scope, name) => t.get(scope, k(name)),
+    put: (scope, p, cond) => t.put(scope, k(p.name), p, p.etag, null, cond),
+    delete: (scope, name, cond) => t.delete(scope, k(name), cond),
+    list: (scope) => t.list(scope, { limit: 1_000_000 }),
+  };
+}
+
 /** Kept in the global scope under `{idScope}/{registrationId}` and indexed by expiry, so one call prunes every scope. */
 export function tpmChallengeRepo(t: DocTable<TpmChallenge>, prune: (before: string) => Promise<number>): TpmChallengeStore {
   const key = (scope: string, id: string) => `${scope}/${k(id)}`;
@@ -135,6 +145,7 @@ export function docRepositories(table: <T>(name: string) => PrunableDocTable<T>)
     operations: operationRepo(ops, (before) => ops.pruneIndexBefore('', before)),
     linkedHubs: linkedHubRepo(table('linked_hubs')),
     certificates: certificateRepo(table('certificates')),
+    credentialPolicies: credentialPolicyRepo(table('credential_policies')),
     tpmChallenges: tpmChallengeRepo(challenges, (before) => challenges.pruneIndexBefore('', before)),
     hubOutbox: hubOutboxRepo(table('hub_outbox')),
   };

@@ -145,6 +145,35 @@ export function runCertificateContract(name: string, makeStore: () => Promise<St
   });
 }
 
+export function runCredentialPolicyContract(name: string, makeStore: () => Promise<Store>): void {
+  test(`${name}: credential policies by name with compare-and-set, per ID scope`, async () => {
+    const s = await makeStore();
+    await s.init();
+    try {
+      const policy = (etag: string, validityInDays = 30) => ({
+        name: 'Fleet-A', issuer: 'intermediate' as const, validityInDays, keyTypes: ['ecdsa-p384' as const],
+        caCertificates: ['b64-intermediate', 'b64-root'], sealedKey: 'v1.iv.tag.body', etag, createdDateTimeUtc: 't', lastUpdatedDateTimeUtc: 't',
+      });
+      assert.equal(await s.credentialPolicies.put('scope', policy('"1"'), null), true);
+      assert.equal(await s.credentialPolicies.put('scope', policy('"2"'), null), false, 'exists already');
+      assert.equal(await s.credentialPolicies.put('scope', policy('"2"', 7), '"wrong"'), false);
+      assert.equal(await s.credentialPolicies.put('scope', policy('"2"', 7), '"1"'), true);
+      const got = await s.credentialPolicies.get('scope', 'FLEET-a');
+      assert.equal(got?.validityInDays, 7);
+      assert.deepEqual(got?.caCertificates, ['b64-intermediate', 'b64-root']);
+      assert.equal(got?.sealedKey, 'v1.iv.tag.body', 'the sealed key is kept (the API view drops it)');
+      assert.equal((await s.credentialPolicies.list('scope')).length, 1);
+      assert.equal((await s.credentialPolicies.list('other')).length, 0);
+      assert.equal(await s.credentialPolicies.get('other', 'fleet-a'), undefined, 'scopes are separate');
+      assert.equal(await s.credentialPolicies.delete('scope', 'fleet-a', '"1"'), false, 'a stale etag loses');
+      assert.equal(await s.credentialPolicies.delete('scope', 'fleet-a', '"2"'), true);
+      assert.equal(await s.credentialPolicies.get('scope', 'fleet-a'), undefined);
+    } finally {
+      await s.close();
+    }
+  });
+}
+
 export function runTpmChallengeContract(name: string, makeStore: () => Promise<Store>): void {
   test(`${name}: TPM challenges: the latest per registration ID, compare-and-set, pruned by expiry`, async () => {
     const s = await makeStore();

@@ -60,6 +60,7 @@ export function EnrollmentForm({ kind, existing, onSaved }: { kind: Kind; existi
   const [migrate, setMigrate] = useState(e?.reprovisionPolicy?.migrateDeviceData ?? true);
   const [webhookUrl, setWebhookUrl] = useState(e?.customAllocationDefinition?.webhookUrl ?? '');
   const [webhookApi, setWebhookApi] = useState(e?.customAllocationDefinition?.apiVersion ?? '2021-10-01');
+  const [credentialPolicy, setCredentialPolicy] = useState(e?.credentialPolicyName ?? '');
   const [enabled, setEnabled] = useState((e?.provisioningStatus ?? 'enabled') === 'enabled');
   const [error, setError] = useState<Error>();
   const [saving, setSaving] = useState(false);
@@ -92,6 +93,7 @@ export function EnrollmentForm({ kind, existing, onSaved }: { kind: Kind; existi
       ...(policy ? { allocationPolicy: policy as Enrollment['allocationPolicy'] } : {}),
       ...(iotHubs.length ? { iotHubs } : {}),
       ...(policy === 'custom' ? { customAllocationDefinition: { webhookUrl, apiVersion: webhookApi } } : {}),
+      ...(credentialPolicy.trim() ? { credentialPolicyName: credentialPolicy.trim() } : {}),
     };
     setSaving(true);
     try {
@@ -104,7 +106,7 @@ export function EnrollmentForm({ kind, existing, onSaved }: { kind: Kind; existi
     }
   };
 
-  const fields = [idField(kind), 'attestation', 'deviceId', 'initialTwin', 'allocationPolicy', 'iotHubs', 'customAllocationDefinition', 'reprovisionPolicy', 'capabilities'];
+  const fields = [idField(kind), 'attestation', 'deviceId', 'initialTwin', 'allocationPolicy', 'iotHubs', 'customAllocationDefinition', 'reprovisionPolicy', 'capabilities', 'credentialPolicyName'];
   return (
     <form class="editor" onSubmit={save} novalidate>
       <label>{kind === 'individual' ? 'Registration ID' : 'Group name'}
@@ -163,6 +165,10 @@ export function EnrollmentForm({ kind, existing, onSaved }: { kind: Kind; existi
           placeholder='{"tags": {"site": "b43"}, "properties": {"desired": {"interval": 30}}}' onInput={(x) => setTwinText(x.currentTarget.value)} />
         {twin.error && <span class="field-error" role="alert" data-field="initialTwin">{twin.error}</span>}
         <FieldError error={error} field="initialTwin" />
+      </label>
+      <label>Credential policy (issues a certificate to devices that send a CSR)
+        <input name="credentialPolicyName" value={credentialPolicy} placeholder="none" onInput={(x) => setCredentialPolicy(x.currentTarget.value)} />
+        <FieldError error={error} field="credentialPolicyName" />
       </label>
       <fieldset>
         <legend>Allocation</legend>

@@ -55,7 +55,7 @@ export const deviceRoutes: readonly DpsRoute[] = [
 
   // DPS: Runtime Registration - Device Registration Status Lookup
   device('POST', '/:idScope/registrations/:registrationId', async (ctx, p) => {
-    await payloadOf(ctx);
-    return json(200, await registrationStatus(ctx.core, callOf(ctx, p)));
+    const body = await payloadOf(ctx); // a `csr` here is a 400: only the register operation issues certificates
+    return json(200, await registrationStatus(ctx.core, callOf(ctx, p), body));
   }),
 ];

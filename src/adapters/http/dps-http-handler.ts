@@ -16,6 +16,7 @@ import { DpsError } from '../../core/errors.js';
 import type { Core } from '../../core/operations.js';
 import { deviceEndpoint, type DeviceEndpointOptions } from '../../device-api/endpoint-options.js';
 import { certificateRoutes } from './certificate-routes.js';
+import { credentialPolicyRoutes } from './credential-policy-routes.js';
 import { consoleApiRoutes, consoleRoutes, type ConsoleOptions } from './console-routes.js';
 import { header, type HttpContext } from './context.js';
 import { deviceRoutes } from './device-routes.js';
@@ -40,7 +41,7 @@ export interface DpsHttpOptions extends Pick<DeviceEndpointOptions, 'ids' | 'clo
 }
 
 /** Service routes first: `/registrations/{id}/query` must not be taken for a device lookup. */
-const routes: readonly DpsRoute[] = [...serviceRoutes, ...certificateRoutes, ...linkedHubRoutes, ...diagnosticsRoutes, ...consoleRoutes, ...deviceRoutes];
+const routes: readonly DpsRoute[] = [...serviceRoutes, ...certificateRoutes, ...credentialPolicyRoutes, ...linkedHubRoutes, ...diagnosticsRoutes, ...consoleRoutes, ...deviceRoutes];
 
 /** Runs the route's declared authentication, then its handler. */
 async function dispatch(route: DpsRoute, ctx: HttpContext, params: RouteParams, onServiceOperation?: (idScope: string) => void): Promise<Reply> {

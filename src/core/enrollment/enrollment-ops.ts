@@ -53,6 +53,14 @@ export interface BulkResult {
 const BULK_MODES = ['create', 'update', 'updateifmatchetag', 'delete'] as const;
 type BulkMode = (typeof BULK_MODES)[number];
 
+/** A `credentialPolicyName` must name a policy of the instance (a policy deleted later refuses CSRs with a 400). */
+async function checkCredentialPolicy(deps: CoreDeps, idScope: string, name: string | undefined): Promise<void> {
+  if (name === undefined || name === null) return;
+  if (!(await deps.store.credentialPolicies.get(idScope, name))) {
+    throw new DpsError('InvalidField', `Invalid field 'credentialPolicyName': no credential policy named '${name}' exists.`);
+  }
+}
+
 export function createEnrollmentOps<T extends EnrollmentCommon>(deps: CoreDeps, kind: EnrollmentKind<T>) {
   const repo = kind.repo(deps.store);
   const idOf = (r: T): string => r[kind.idField] as string;
@@ -60,6 +68,7 @@ export function createEnrollmentOps<T extends EnrollmentCommon>(deps: CoreDeps, 
   async function put(idScope: string, id: string, body: unknown, ifMatch: string | undefined): Promise<T> {
     let incoming = kind.parse(body);
     if (incoming.attestation.type === 'x509') incoming = await prepareX509(deps, idScope, incoming, kind.idField === 'enrollmentGroupId');
+    await checkCredentialPolicy(deps, idScope, incoming.credentialPolicyName);
     if (idOf(incoming).toLowerCase() !== id.toLowerCase()) {
       throw new DpsError('InvalidField', `Invalid field '${kind.idField}': it must equal the ID in the request path.`);
     }
@@ -77,6 +86,7 @@ export function createEnrollmentOps<T extends EnrollmentCommon>(deps: CoreDeps, 
   async function prepareCreate(idScope: string, id: string, body: unknown): Promise<T> {
     let incoming = kind.parse(body);
     if (incoming.attestation.type === 'x509') incoming = await prepareX509(deps, idScope, incoming, kind.idField === 'enrollmentGroupId');
+    await checkCredentialPolicy(deps, idScope, incoming.credentialPolicyName);
     if (idOf(incoming).toLowerCase() !== id.toLowerCase()) {
       throw new DpsError('InvalidField', `Invalid field '${kind.idField}': it must equal the ID in the request path.`);
     }

@@ -44,6 +44,8 @@ const common = {
   allocationPolicy: z.enum(['hashed', 'geoLatency', 'static', 'custom']).optional().nullable(),
   iotHubs: z.array(z.string().min(1)).optional().nullable(),
   customAllocationDefinition: z.object({ webhookUrl: z.string().url(), apiVersion: z.string().min(1) }).passthrough().optional().nullable(),
+  // 2025-07-01-preview: the credential policy that issues certificates from CSRs (core/credentials/); must exist
+  credentialPolicyName: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must name a credential policy (1-64 letters, digits, '-', '_' or '.')").optional().nullable(),
 };
 
 const individualSchema = z.object({

@@ -7,6 +7,7 @@ import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
 import type { RegistrationRecord } from '../model.js';
 import { authenticate } from './authenticate.js';
+import { csrOf } from '../credentials/issue-certificate.js';
 import { effectiveRecord, statusOfRecord } from './claim.js';
 import type { Attested, DeviceRegistrationResult, DeviceRequest, RegistrationOperationStatus } from './types.js';
 
@@ -39,7 +40,10 @@ export async function getOperationStatus(deps: CoreDeps, req: DeviceRequest & { 
     // the attempt finished: it answers from one consistent record — the current one while it still says what this
     // attempt recorded (a later re-registration that changed nothing), else the record this attempt wrote
     const same = stored && stored.status === op.result.status && stored.assignedHub === op.result.assignedHub && stored.deviceId === op.result.deviceId;
-    return { operationId: op.operationId, status: op.status, registrationState: toDeviceResult(same ? stored : op.result, attested) };
+    const state = toDeviceResult(same ? stored : op.result, attested);
+    // 2025-07-01-preview: the chain this attempt issued reaches the device on the poll of its register operation
+    if (op.issuedCertificateChain) state.issuedCertificateChain = op.issuedCertificateChain;
+    return { operationId: op.operationId, status: op.status, registrationState: state };
   }
   // the attempt followed another one of the same device (or predates recorded results): answer from the record now
   if (!stored) throw new DpsError('OperationNotFound', 'The registration of this operation no longer exists.');
@@ -49,7 +53,10 @@ export async function getOperationStatus(deps: CoreDeps, req: DeviceRequest & { 
   return { operationId: op.operationId, status, registrationState: toDeviceResult(record, attested) };
 }
 
-export async function getDeviceRegistrationStatus(deps: CoreDeps, req: DeviceRequest): Promise<DeviceRegistrationResult> {
+/** A status lookup never issues and never returns a certificate: a CSR sent to it is refused (400004). */
+export async function getDeviceRegistrationStatus(deps: CoreDeps, req: DeviceRequest & { body?: unknown }): Promise<DeviceRegistrationResult> {
+  const csr = csrOf(req.body);
+  if (csr) throw new DpsError('InvalidField', `Invalid field '${csr.field}': a certificate is issued only by the register operation, not by a status lookup.`);
   const attested = await authenticate(deps, req);
   const record = await deps.store.registrations.get(attested.instance.idScope, req.registrationId);
   if (!record) throw new DpsError('RegistrationNotFound');

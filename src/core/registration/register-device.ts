@@ -4,7 +4,9 @@
  * Named steps: authenticate → check enabled → claim the record (`assigning`, claim.ts) → allocate hub
  * (allocation/allocate.ts, by reprovision and allocation policy) → plan the twin (reprovision.ts) → provision hub
  * device and twin → record the assignment → retire the previous hub's device after a move → record operation. Every
- * attempt ends in a registration record or a clear DpsError.
+ * attempt ends in a registration record or a clear DpsError. A body with a CSR (2025-07-01-preview `csr`) adds two
+ * steps (credentials/issue-certificate.ts): validate the CSR (before the claim: a bad CSR is a 400 that changes
+ * nothing) and issue the certificate (after the claim, before the hub device, which then authenticates with it).
  *
  * Several nodes on one store, or a device retrying while its first attempt still runs: every write of the
  * registration record is a compare-and-set against the record the attempt decided from (the claim against what was
@@ -30,9 +32,10 @@ import {
   type CurrentAssignment, type TwinContent,
 } from './reprovision.js';
 import { toDeviceResult } from './operation-status.js';
+import { checkCsr, csrOf, issueFromCsr, type CsrToSign } from '../credentials/issue-certificate.js';
 import type { Attested, DeviceRegistrationResult, RegisterRequest, RegistrationOperationStatus } from './types.js';
 
-function checkBody(req: RegisterRequest): { payload?: unknown } {
+function checkBody(req: RegisterRequest): { payload?: unknown; csr?: ReturnType<typeof csrOf> } {
   const body = req.body;
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body)) throw new DpsError('InvalidField', "Invalid field 'body': must be a JSON object.");
@@ -40,7 +43,7 @@ function checkBody(req: RegisterRequest): { payload?: unknown } {
   if (b.registrationId !== undefined && (typeof b.registrationId !== 'string' || b.registrationId.toLowerCase() !== req.registrationId.toLowerCase())) {
     throw new DpsError('RegistrationIdMismatch');
   }
-  return { payload: b.payload };
+  return { payload: b.payload, csr: csrOf(body) };
 }
 
 async function persistRecord(deps: CoreDeps, idScope: string, record: RegistrationRecord, previous: RegistrationRecord | undefined): Promise<void> {
@@ -63,11 +66,14 @@ function baseRecord(deps: CoreDeps, attested: Attested, previous: RegistrationRe
 }
 
 /** The operation the device polls; `result` is the record this attempt wrote (absent: it follows the record). */
-async function recordOperation(deps: CoreDeps, req: RegisterRequest, status: OperationRecord['status'], result?: RegistrationRecord): Promise<OperationRecord> {
+async function recordOperation(
+  deps: CoreDeps, req: RegisterRequest, status: OperationRecord['status'], result?: RegistrationRecord, issuedCertificateChain?: string[],
+): Promise<OperationRecord> {
   const now = deps.clock.now().toISOString();
   const op: OperationRecord = {
     operationId: `${req.registrationId.length > 40 ? '' : req.registrationId + '.'}${deps.ids.uuid()}`.slice(0, 200),
     idScope: req.idScope, registrationId: req.registrationId, status, createdAt: now, updatedAt: now, ...(result ? { result } : {}),
+    ...(issuedCertificateChain ? { issuedCertificateChain } : {}),
   };
   await deps.store.operations.put(op);
   return op;
@@ -152,7 +158,7 @@ export type RegisterResult = RegistrationOperationStatus & { outcome?: DeviceReg
 
 export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Promise<RegisterResult> {
   const log = deps.logger.child({ trackingId: req.trackingId, registrationId: req.registrationId });
-  const { payload } = checkBody(req); // the device payload goes to a custom allocation webhook; it is not echoed back
+  const { payload, csr } = checkBody(req); // the device payload goes to a custom allocation webhook; it is not echoed back
   const attested = await authenticate(deps, req);
   const idScope = attested.instance.idScope;
   const previous = await deps.store.registrations.get(idScope, req.registrationId);
@@ -169,6 +175,11 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
     throw new DpsError('Disabled', undefined, { reason: `${which} is disabled` });
   }
 
+  // validate the CSR: signature, CN = registration ID, a key type the enrollment's credential policy accepts (400004)
+  const toSign: CsrToSign | undefined = csr
+    ? await checkCsr(deps, { idScope, registrationId: attested.registrationId, policyName: attested.enrollment.record.credentialPolicyName }, csr.field, csr.value)
+    : undefined;
+
   // claim: compare-and-set against the record this attempt decided from; losing means another attempt runs
   const lease = new Date(deps.clock.now().getTime() + deps.settings.registrationLeaseSeconds * 1000).toISOString();
   const claim: RegistrationRecord = { ...record, ...kept, status: 'assigning', etag: newEtag(deps.ids.uuid()), leaseExpiresUtc: lease };
@@ -179,7 +190,11 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
   let createdHere: CreatedDevice | undefined;
   let placement: HubPlacement | undefined;
   try {
-    const done = await assign(deps, req, attested, record, { previous, current, payload, log, onCreated: (p) => { createdHere = p; } });
+    // issue the certificate: the hub device then authenticates with it (selfSigned, the leaf's thumbprint)
+    const issued = toSign ? await issueFromCsr(deps, { idScope, registrationId: attested.registrationId }, toSign) : undefined;
+    const forHub: Attested = issued ? { ...attested, hubAuth: issued.hubAuth } : attested;
+    const base = issued ? { ...record, issuedCertificate: issued.info } : record;
+    const done = await assign(deps, req, forHub, base, { previous, current, payload, log, onCreated: (p) => { createdHere = p; } });
     placement = done.placement;
     // compare-and-set on the claim: fails only when the lease ran out and another attempt took over
     if (!(await deps.store.registrations.put(idScope, done.record, claim.etag))) return await yieldToRecord(deps, req, placement, createdHere, log);
@@ -187,10 +202,11 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
     createdHere = undefined; // the record now owns the device
     // idempotent: deleting the old identity again, or one already gone, changes nothing
     if (done.moved && current) await retireOldDevice(deps, done.linkedHubs, current, log);
-    const op = await recordOperation(deps, req, 'assigned', done.record);
+    const op = await recordOperation(deps, req, 'assigned', done.record, issued?.chain);
     log.info('device assigned', {
       hub: done.placement.hub.hostName, deviceId: done.placement.deviceId, substatus: done.record.substatus, operationId: op.operationId,
       ...(done.moved && current ? { previousHub: current.hostName } : {}),
+      ...(issued ? { certificateSerial: issued.info.serialNumber, certificateNotAfter: issued.info.notAfterUtc, credentialPolicy: issued.info.credentialPolicyName } : {}),
     });
     return { operationId: op.operationId, status: 'assigning', outcome: toDeviceResult(done.record, attested) };
   } catch (err) {

@@ -40,6 +40,8 @@ export interface DeviceRegistrationResult {
   symmetricKey?: ResultAttestation['symmetricKey'];
   x509?: ResultAttestation['x509'];
   tpm?: ResultAttestation['tpm'];
+  /** 2025-07-01-preview: the certificate issued from the register body's `csr` (base64 DER, leaf first, then root). */
+  issuedCertificateChain?: string[];
 }
 
 export interface RegistrationOperationStatus {

@@ -2,8 +2,10 @@
  * @module hub/http/handler
  * The built-in hub's service REST API as a node:http(s) request listener: authenticate (service SAS) → route →
  * run the hub operation → reply, with every failure going through `hubErrorReply` (shared/protocol/iot-hub.md §1).
- * Every hub route needs the service SAS, so it is checked before routing: an unauthenticated caller learns nothing
- * about which paths exist. Router, body reader and reply writer are the ones shared with the DPS adapter.
+ * Every service route needs the service SAS, so it is checked before routing: an unauthenticated caller learns nothing
+ * about which paths exist. The device routes of the same host (telemetry, cloud-to-device polling: device-routes.ts)
+ * are recognised first by their exact method and path and authenticate the device instead (device-endpoint.ts).
+ * Router, body reader and reply writer are the ones shared with the DPS adapter.
  * @example
  * const handler = createHubHttpHandler({ hub, hostName: 'hub1.local', policies: [{ name: 'iothubowner', primaryKey, secondaryKey }] });
  * https.createServer({ cert, key }, handler).listen(443, '127.0.9.1');
@@ -20,6 +22,7 @@ import { HubError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { newTrackingId } from '../ids.js';
 import { createServiceAuthenticator, type SharedAccessPolicy } from './auth.js';
+import { createDeviceEndpoint } from './device-endpoint.js';
 import { hubRoutes } from './routes.js';
 import { DEFAULT_MAX_BODY_BYTES, hubBodyErrors, hubErrorReply, hubRouterErrors } from './wire.js';
 
@@ -58,7 +61,9 @@ function createRunner(opts: HubHttpHandlerOptions) {
   if (opts.policies.length === 0) throw new Error('createHubHttpHandler: at least one shared access policy is required');
   const clock = opts.clock ?? systemClock;
   const baseLogger = (opts.logger ?? noopLogger).child({ component: 'hub-http', hub: opts.hub.hubName });
-  const authenticate = createServiceAuthenticator({ hostNames: [opts.hostName, ...(opts.aliases ?? [])], policies: opts.policies, clock });
+  const hostNames = [opts.hostName, ...(opts.aliases ?? [])];
+  const authenticate = createServiceAuthenticator({ hostNames, policies: opts.policies, clock });
+  const devices = createDeviceEndpoint({ hub: opts.hub, hostNames, policies: opts.policies, clock, logger: baseLogger });
   const match = createRouter(hubRoutes, hubRouterErrors);
   return {
     maxBody: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -68,8 +73,15 @@ function createRunner(opts: HubHttpHandlerOptions) {
       const started = Date.now();
       const seen = { operation: 'unknown', policy: undefined as string | undefined };
       return {
-        async run(rawUrl: string, headers: IncomingHttpHeaders, body: () => Promise<unknown>): Promise<Reply> {
+        /** `req` is given by the HTTPS listener only: the device routes need its socket (client certificate) and raw body. */
+        async run(rawUrl: string, headers: IncomingHttpHeaders, body: () => Promise<unknown>, req?: IncomingMessage): Promise<Reply> {
           const url = requestUrl(rawUrl, 'https://hub.invalid', hubRouterErrors);
+          const device = req ? devices.match(method, url.pathname) : undefined;
+          if (device && req) {
+            seen.operation = device.route.operation;
+            seen.policy = 'device';
+            return devices.run(device, req, url);
+          }
           seen.policy = authenticate(headers.authorization, url.pathname).policyName;
           const { route, params } = match(method, url.pathname);
           seen.operation = route.operation;
@@ -91,7 +103,7 @@ export function createHubHttpHandler(opts: HubHttpHandlerOptions): HubHttpHandle
     const status = await exchange(req, res, async () => {
       // node:http keeps the first of two Authorization headers and drops the other: refused rather than guessed
       if (isRepeatedHeader(req, 'authorization')) throw new HubError('IotHubUnauthorizedAccess', 'Unauthorized: the request has more than one Authorization header');
-      const reply = await one.run(req.url ?? '/', req.headers, () => readJson(req, runner.maxBody, hubBodyErrors));
+      const reply = await one.run(req.url ?? '/', req.headers, () => readJson(req, runner.maxBody, hubBodyErrors), req);
       answered = true;
       return reply;
     }, { onError: one.fail });

@@ -11,6 +11,7 @@ import { parseIfMatch } from '../context.js';
 import { argumentInvalid } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { parseMethodRequest } from '../methods.js';
+import type { DeviceIdentity } from '../types.js';
 import { checkQueryLimits } from './query-limits.js';
 
 export interface RouteRequest {
@@ -55,6 +56,8 @@ const QUERY = '/devices/query';
 const DEVICE = '/devices/:id';
 const TWIN = '/twins/:id';
 const METHODS = '/twins/:id/methods';
+// IoT Hub "Purge Command Queue" (the device's cloud-to-device queue)
+const COMMANDS = '/devices/:id/commands';
 // OpenDPS extensions (not part of Azure's REST surface): cloud-to-device send and the telemetry stream
 const C2D = '/opendps/devices/:id/messages/devicebound';
 const EVENTS = '/opendps/messages/events';
@@ -86,7 +89,12 @@ export const hubRoutes: readonly Route[] = [
     if (page.continuation !== undefined) headers['x-ms-continuation'] = page.continuation;
     return { status: 200, body: page.items, headers };
   }),
-  route('GET', DEVICE, 'getDevice', async (req) => tagged(await req.hub.registry.get(req.params.id!))),
+  // cloudToDeviceMessageCount is the queue's depth right now (IoT Hub: "Number of cloud-to-device messages currently queued")
+  route('GET', DEVICE, 'getDevice', async (req) => {
+    const device = await req.hub.registry.get(req.params.id!);
+    const shown: DeviceIdentity = { ...device, cloudToDeviceMessageCount: await req.hub.c2d.depth(device.deviceId) };
+    return tagged(shown);
+  }),
   route('PUT', DEVICE, 'putDevice', async (req) => tagged((await req.hub.registry.put(req.params.id!, await requiredBody(req), ifMatch(req))).device)),
   route('DELETE', DEVICE, 'deleteDevice', async (req) => {
     await req.hub.registry.delete(req.params.id!, ifMatch(req));
@@ -97,6 +105,8 @@ export const hubRoutes: readonly Route[] = [
   route('PUT', TWIN, 'replaceTwin', async (req) => tagged(await req.hub.twins.replace(req.params.id!, await requiredBody(req), ifMatch(req)))),
   // Client.invokeDeviceMethod: 200 {status, payload}; 404 DeviceNotOnline; 504 GatewayTimeout
   route('POST', METHODS, 'invokeMethod', async (req) => ({ status: 200, body: await req.hub.invokeMethod(req.params.id!, parseMethodRequest(await requiredBody(req))) })),
+  // 200 {"totalMessagesPurged": n, "deviceId": id}; 404 DeviceNotFound
+  route('DELETE', COMMANDS, 'purgeCommandQueue', async (req) => ({ status: 200, body: await req.hub.c2d.purge(req.params.id!) })),
   route('POST', C2D, 'sendCloudToDevice', async (req) => ({ status: 200, body: await req.hub.sendCloudToDevice(req.params.id!, await requiredBody(req)) })),
   // ?after=<sequenceNumber>&wait=<seconds, at most 30>&deviceId=<id>&limit=<n>
   route('GET', EVENTS, 'readEvents', async (req) => {

@@ -3,13 +3,13 @@
  * The hub REST API's wire shapes on top of the HTTP plumbing shared with the DPS adapter (`transport/http/`): its
  * body limit and body errors, its router errors, and the one place where errors become IoT Hub error bodies
  * (`{"Message":"ErrorCode:X;msg","ExceptionMessage":"Tracking ID:..-TimeStamp:.."}` + `iothub-errorcode`,
- * shared/protocol/iot-hub.md §1.6).
+ * shared/protocol/iot-hub.md §1.6), plus IoT Hub's numeric `errorCode` (e.g. 403004) where the catalog knows it.
  */
 import type { BodyErrors } from '../../transport/http/body.js';
 import type { Reply } from '../../transport/http/reply.js';
 import type { RouterErrors } from '../../transport/http/router.js';
 import type { Logger } from '../../common/logger.js';
-import { HubError, argumentInvalid } from '../errors.js';
+import { HUB_NUMERIC_ERROR_CODE, HubError, argumentInvalid } from '../errors.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 
@@ -37,9 +37,11 @@ export function hubErrorReply(err: unknown, ctx: { trackingId: string; now: Date
   const hubErr = err instanceof HubError ? err : new HubError('ServerError', 'An internal error occurred', { cause: err });
   if (err instanceof HubError) ctx.logger.debug('hub request failed', { code: hubErr.code, status: hubErr.status, reason: hubErr.message });
   else ctx.logger.error('hub request crashed', { err: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  const numeric = HUB_NUMERIC_ERROR_CODE[hubErr.code];
   const body = {
     Message: `ErrorCode:${hubErr.code};${hubErr.message}`,
     ExceptionMessage: `Tracking ID:${ctx.trackingId}-TimeStamp:${ctx.now.toISOString()}`,
+    ...(numeric !== undefined ? { errorCode: numeric } : {}),
   };
   const headers: Record<string, string> = { 'iothub-errorcode': hubErr.code };
   if (hubErr.code === 'MessageTooLarge') headers.Connection = 'close';

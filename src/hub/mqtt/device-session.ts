@@ -3,6 +3,13 @@
  * One device's MQTT session at the built-in hub: CONNECT authentication (SAS password or X.509 client certificate),
  * the documented topics only and only for its own device id, twin GET / reported PATCH, telemetry, direct-method
  * answers, and the channel through which the hub pushes desired patches, method requests and C2D messages.
+ *
+ * Cloud-to-device (shared/protocol/iot-hub.md §2.5): while the device is subscribed to
+ * `devices/{id}/messages/devicebound/#`, messages are pulled from its queue (hub/c2d-queue.ts) and published at QoS 1,
+ * at most `MAX_C2D_IN_FLIGHT` unacknowledged at a time; the device's PUBACK completes one (MQTT has no reject or
+ * abandon). Messages still unacknowledged when the connection ends are abandoned, so they are redelivered at once
+ * when the device reconnects (their delivery count went up; at 10 deliveries IoT Hub gives up: feedback
+ * DeliveryCountExceeded). A message whose lock (60 s) runs out while the connection stays open is delivered again.
  */
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
@@ -11,18 +18,21 @@ import { sameHost } from '../../common/host-names.js';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { CONNACK, type MqttConnection, type MqttHooks } from '../../transport/mqtt/mqtt-connection.js';
-import type { CloudToDeviceMessage, DeviceChannel } from '../connections.js';
+import type { CloudToDeviceDelivery } from '../c2d-queue.js';
+import type { DeviceChannel } from '../connections.js';
 import { authenticateDeviceCertificate, authenticateDeviceSas } from '../device-auth.js';
 import { HubError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { encodeBody } from '../telemetry.js';
+import { answerIssueCertificate, isCredentialsRequest, type HubCertificateIssuer } from './credentials.js';
 import {
   cloudToDeviceTopic, desiredPatchTopic, methodRequestTopic, parseDevicePublish, subscriptionKind, twinResponseTopic,
   type SubscriptionKind,
 } from './topics.js';
 
 export const MAX_TELEMETRY_BYTES = 256 * 1024;
-const MAX_PENDING_C2D = 50;
+/** Cloud-to-device messages published and not yet PUBACKed, per connection. */
+export const MAX_C2D_IN_FLIGHT = 10;
 
 export interface DeviceSessionOptions {
   hub: Hub;
@@ -30,6 +40,8 @@ export interface DeviceSessionOptions {
   hostNames: readonly string[];
   clock: Clock;
   logger: Logger;
+  /** Certificate renewal (`$iothub/credentials/...`, mqtt/credentials.ts); absent: such requests are answered 404. */
+  credentials?: HubCertificateIssuer;
 }
 
 /** `{host}/{deviceId}/?api-version=...`: the host and client id parts, or undefined when malformed. */
@@ -51,7 +63,10 @@ const errorBody = (err: unknown): { status: number; body: string } => {
 export class DeviceSession implements MqttHooks, DeviceChannel {
   deviceId = '';
   private readonly subscriptions = new Set<SubscriptionKind>();
-  private readonly pendingC2d: CloudToDeviceMessage[] = [];
+  /** MQTT packet id → lock token of the C2D delivery it carries. */
+  private readonly c2dInFlight = new Map<number, string>();
+  private pumping = false;
+  private pumpAgain = false;
   private attached = false;
   private activityRecordedAt = 0;
   private log: Logger;
@@ -102,7 +117,8 @@ export class DeviceSession implements MqttHooks, DeviceChannel {
       return 0x80;
     }
     this.subscriptions.add(kind);
-    if (kind === 'cloudToDevice') setImmediate(() => this.flushC2d());
+    // after the SUBACK is written (this hook runs before it)
+    if (kind === 'cloudToDevice') setImmediate(() => this.cloudToDeviceAvailable());
     return Math.min(qos, 1);
   }
 
@@ -114,6 +130,12 @@ export class DeviceSession implements MqttHooks, DeviceChannel {
   async publish(packet: IPublishPacket): Promise<void> {
     this.noteActivity();
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (isCredentialsRequest(packet.topic)) {
+      return answerIssueCertificate({
+        hub: this.opts.hub, issuer: this.opts.credentials, deviceId: this.deviceId, certificate: this.socket.getPeerX509Certificate?.(),
+        send: (topic, body) => this.connection.send(topic, body, 0), log: this.log,
+      }, packet.topic, payload);
+    }
     const p = parseDevicePublish(packet.topic);
     switch (p.kind) {
       case 'telemetry':
@@ -142,9 +164,24 @@ export class DeviceSession implements MqttHooks, DeviceChannel {
     }
   }
 
+  /** The device acknowledged a QoS 1 PUBLISH: if it carried a C2D message, that message is complete. */
+  puback(messageId: number): void {
+    const lockToken = this.c2dInFlight.get(messageId);
+    if (lockToken === undefined) return;
+    this.c2dInFlight.delete(messageId);
+    this.opts.hub.c2d.complete(this.deviceId, lockToken)
+      .catch((err) => this.log.info('c2d completion failed', { reason: (err as Error).message }))
+      .finally(() => this.cloudToDeviceAvailable());
+  }
+
   closed(info: { accepted: boolean; reason: string }): void {
     if (!this.attached) return;
     this.attached = false;
+    // unacknowledged deliveries go back to the queue now, so a reconnecting device gets them at once
+    for (const lockToken of this.c2dInFlight.values()) {
+      this.opts.hub.c2d.abandon(this.deviceId, lockToken).catch((err) => this.log.debug('c2d abandon failed', { reason: (err as Error).message }));
+    }
+    this.c2dInFlight.clear();
     if (this.opts.hub.connections.detach(this)) void this.setConnected(false);
     this.log.info('device disconnected', { reason: info.reason });
   }
@@ -157,10 +194,8 @@ export class DeviceSession implements MqttHooks, DeviceChannel {
     return true;
   }
 
-  sendCloudToDevice(message: CloudToDeviceMessage): void {
-    this.pendingC2d.push(message);
-    if (this.pendingC2d.length > MAX_PENDING_C2D) this.pendingC2d.shift();
-    this.flushC2d();
+  cloudToDeviceAvailable(): void {
+    this.pumpC2d().catch((err) => this.log.error('c2d delivery failed', { error: String(err) }));
   }
 
   pushDesired(patch: Record<string, unknown>, version: number): boolean {
@@ -175,10 +210,30 @@ export class DeviceSession implements MqttHooks, DeviceChannel {
 
   // ---- internals ----
 
-  private flushC2d(): void {
-    if (!this.subscriptions.has('cloudToDevice')) return;
-    for (const m of this.pendingC2d.splice(0)) {
-      this.connection.send(cloudToDeviceTopic(this.deviceId, { ...m.systemProperties, ...m.properties }), m.body, 1);
+  private canDeliver(): boolean {
+    return this.attached && this.connection.isAccepted && this.subscriptions.has('cloudToDevice') && this.c2dInFlight.size < MAX_C2D_IN_FLIGHT;
+  }
+
+  /** Pulls and publishes while the device can take more; one pump at a time (a signal during it runs it again). */
+  private async pumpC2d(): Promise<void> {
+    if (this.pumping) { this.pumpAgain = true; return; }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        while (this.canDeliver()) {
+          const d = await this.opts.hub.c2d.receive(this.deviceId);
+          if (!d) break;
+          if (!this.canDeliver()) {
+            await this.opts.hub.c2d.abandon(this.deviceId, d.lockToken).catch(() => undefined);
+            break;
+          }
+          const packetId = this.connection.send(cloudToDeviceTopic(this.deviceId, c2dPropertyBag(d)), d.message.body, 1);
+          if (packetId !== undefined) this.c2dInFlight.set(packetId, d.lockToken);
+        }
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
     }
   }
 
@@ -218,6 +273,23 @@ export class DeviceSession implements MqttHooks, DeviceChannel {
       this.log.debug('connection state not recorded', { error: (err as Error).message });
     }
   }
+}
+
+/**
+ * The topic property bag of a C2D message, with the system property names azure-iot-device-mqtt reads
+ * (`_extractPropertiesFromTopicPart`: $.mid, $.to, $.exp, $.cid, $.uid, $.ct, $.ce; anything else is an application
+ * property) and IoT Hub's `iothub-ack` when the sender asked for feedback.
+ */
+export function c2dPropertyBag(d: CloudToDeviceDelivery): Record<string, string> {
+  const m = d.message;
+  const bag: Record<string, string> = { '$.mid': m.messageId, '$.to': m.to, '$.exp': m.expiryTimeUtc };
+  if (m.correlationId !== undefined) bag['$.cid'] = m.correlationId;
+  if (m.userId !== undefined) bag['$.uid'] = m.userId;
+  if (m.contentType !== undefined) bag['$.ct'] = m.contentType;
+  if (m.contentEncoding !== undefined) bag['$.ce'] = m.contentEncoding;
+  if (m.ack !== 'none') bag['iothub-ack'] = m.ack;
+  for (const [k, v] of Object.entries(m.properties)) if (!(k in bag)) bag[k] = v;
+  return bag;
 }
 
 function thumbprintsOf(cert: X509Certificate): string[] {

@@ -62,13 +62,14 @@ export function parseDevicePublish(topic: string): DevicePublish {
   return { kind: 'unknown' };
 }
 
-export type SubscriptionKind = 'twinResponses' | 'desired' | 'methods' | 'cloudToDevice';
+export type SubscriptionKind = 'twinResponses' | 'desired' | 'methods' | 'cloudToDevice' | 'credentials';
 
 /** Which documented subscription a topic filter is, for this device; undefined when it is not allowed. */
 export function subscriptionKind(filter: string, deviceId: string): SubscriptionKind | undefined {
   if (filter === '$iothub/twin/res/#') return 'twinResponses';
   if (filter === '$iothub/twin/PATCH/properties/desired/#') return 'desired';
   if (filter === '$iothub/methods/POST/#') return 'methods';
+  if (filter === '$iothub/credentials/res/#') return 'credentials'; // certificate renewal answers (mqtt/credentials.ts)
   if (filter === `devices/${deviceId}/messages/devicebound/#` || filter === `devices/${deviceId}/messages/deviceBound/#`) return 'cloudToDevice';
   return undefined;
 }

@@ -1,7 +1,7 @@
 /** @module storage/memory/store — the Store over in-memory tables. Nothing survives the process. */
 import type { EnrollmentGroup, IndividualEnrollment, RegistrationRecord } from '../../core/model.js';
 import type { Store } from '../../core/ports.js';
-import { certificateRepo, enrollmentRepo, groupRepo, hubOutboxRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo, tpmChallengeRepo } from '../repositories.js';
+import { certificateRepo, credentialPolicyRepo, enrollmentRepo, groupRepo, hubOutboxRepo, instanceRepo, linkedHubRepo, operationRepo, registrationRepo, tpmChallengeRepo } from '../repositories.js';
 import { memoryAttemptStore } from './attempt-store.js';
 import { MemoryDocTable } from './doc-table.js';
 import { memoryStats } from './stats.js';
@@ -23,6 +23,7 @@ export function createMemoryStore(): Store {
     operations: operationRepo(ops, (before) => ops.pruneIndexBefore('', before)),
     linkedHubs: linkedHubRepo(new MemoryDocTable()),
     certificates: certificateRepo(new MemoryDocTable()),
+    credentialPolicies: credentialPolicyRepo(new MemoryDocTable()),
     tpmChallenges: tpmChallengeRepo(challenges, (before) => challenges.pruneIndexBefore('', before)),
     hubOutbox: hubOutboxRepo(new MemoryDocTable()),
     attempts: memoryAttemptStore(),

@@ -12,6 +12,8 @@ export interface Reply {
   readonly status: number;
   /** Sent as JSON; absent means no body (and no content type). */
   readonly body?: unknown;
+  /** Bytes sent as they are (the hub's cloud-to-device message body); the reply's headers give the content type. */
+  readonly raw?: Buffer;
   readonly headers?: Readonly<Record<string, string>>;
   /**
    * A streamed body (server-sent events): written after the head, until it resolves or the client goes. `body` is
@@ -33,6 +35,11 @@ export function writeReply(res: ServerResponse, reply: Reply, extra: Readonly<Re
     const abort = new AbortController();
     res.once('close', () => abort.abort());
     void reply.stream((chunk) => res.write(chunk), abort.signal).catch(() => undefined).finally(() => res.end());
+    return;
+  }
+  if (reply.raw !== undefined) {
+    res.writeHead(reply.status, { ...extra, 'content-length': reply.raw.length, ...reply.headers });
+    res.end(reply.raw);
     return;
   }
   if (reply.body === undefined) {

@@ -29,6 +29,8 @@ export interface MqttHooks {
   unsubscribe?(topic: string): Promise<void>;
   /** Called for every PUBLISH; a throw closes the connection. PUBACK for QoS 1 is sent after it resolves. */
   publish(packet: IPublishPacket): Promise<void>;
+  /** Called for a PUBACK from the client (the answer to a QoS 1 `send`, by its packet id). */
+  puback?(messageId: number): void;
   /** Called once when the connection ends, with whether the client had been accepted. */
   closed(info: { accepted: boolean; reason: string }): void;
 }
@@ -109,10 +111,14 @@ export class MqttConnection {
     this.stream.write(mqtt.generate(packet));
   }
 
-  /** Sends a PUBLISH to the client (QoS 0 or 1; PUBACKs from the client are accepted and not awaited). */
-  send(topic: string, payload: Buffer | string, qos: 0 | 1 = 0): void {
+  /**
+   * Sends a PUBLISH to the client (QoS 0 or 1). For QoS 1, returns the packet id; the client's PUBACK for it reaches
+   * the `puback` hook (never awaited here).
+   */
+  send(topic: string, payload: Buffer | string, qos: 0 | 1 = 0): number | undefined {
     const messageId = qos === 1 ? this.takeMessageId() : undefined;
     this.write({ cmd: 'publish', topic, payload, qos, dup: false, retain: false, ...(messageId ? { messageId } : {}) } as IPublishPacket);
+    return messageId;
   }
 
   private takeMessageId(): number {
@@ -138,7 +144,7 @@ export class MqttConnection {
         await this.hooks.publish(packet);
         if (packet.qos === 1) this.write({ cmd: 'puback', messageId: packet.messageId! });
         return;
-      case 'puback': return;
+      case 'puback': this.hooks.puback?.(packet.messageId!); return;
       default: this.close(`unexpected ${packet.cmd}`);
     }
   }
