@@ -37,28 +37,34 @@ export function createTlsListener(tls: { cert: string; key: string }, onConnecti
 }
 
 /**
- * Adds WebSocket endpoints to an HTTPS server, one handler per subprotocol (matched exactly, first offered wins).
+ * Adds WebSocket endpoints to an HTTPS server at `/$iothub/websocket` (and `/`), one handler per subprotocol (matched
+ * case-insensitively, first offered wins).
  * A client that offers none of them goes to `fallback` when given (no subprotocol is echoed), else gets 400.
  * Other paths are refused with 404. Returns a function that detaches and closes every WebSocket.
  */
 export function attachWebSocket(server: HttpsServer | HttpServer, handlers: Record<string, ConnectionHandler>, opts: { fallback?: string; maxPayload?: number } = {}): () => void {
+  // subprotocols compare case-insensitively: the C SDK offers `MQTT`, the others `mqtt` (docs/sdk-requirements.md);
+  // the one chosen is echoed as the client spelled it
+  const byLowerCase = new Map(Object.keys(handlers).map((k) => [k.toLowerCase(), k]));
   const pick = (offered: Iterable<string>): string | undefined => {
-    for (const p of offered) if (Object.hasOwn(handlers, p)) return p;
+    for (const p of offered) if (byLowerCase.has(p.toLowerCase())) return p;
     return undefined;
   };
+  const handlerFor = (protocol: string | undefined) => (protocol === undefined ? undefined : handlers[byLowerCase.get(protocol.toLowerCase()) ?? '']);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: opts.maxPayload ?? 1024 * 1024,
     handleProtocols: (protocols) => pick(protocols) ?? false,
   });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // the query is ignored (the Java SDK adds `?iothub-no-client-cert=true`); `/` is the .NET provisioning client's path
     const path = (req.url ?? '').split('?')[0];
-    if (path !== WEBSOCKET_PATH) {
+    if (path !== WEBSOCKET_PATH && path !== '/') {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    const handler = handlers[pick(offered) ?? opts.fallback ?? ''];
+    const handler = handlerFor(pick(offered)) ?? (opts.fallback !== undefined ? handlers[opts.fallback] : undefined);
     if (!handler) {
       socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
       return;

@@ -197,7 +197,7 @@ test('pieces: address, PLAIN, conditions, bodies', () => {
   const r = errorRejection(new Error('boom'), { trackingId: 't', logger: noopLogger, now: NOW });
   assert.equal(r.condition, 'amqp:internal-error');
   assert.equal(JSON.parse(r.description).errorCode, 500000);
-  assert.deepEqual(errorRejection(new DpsError('Throttled', 'x', { headers: { 'retry-after': '7' } }), { trackingId: 't', logger: noopLogger, now: NOW }).info, { 'retry-after': '7' });
+  assert.deepEqual(errorRejection(new DpsError('Throttled', 'x', { headers: { 'retry-after': '7' } }), { trackingId: 't', logger: noopLogger, now: NOW }).info, { 'retry-after': '7', 'Retry-After': '7' });
   assert.equal(bodyBytes({ typecode: 0x75, content: Buffer.from('{}') }).toString(), '{}');
   assert.equal(bodyBytes('').length, 0);
 });

@@ -7,7 +7,8 @@
  * - bare, `{idScope}/registrations/{registrationId}`: the Node SDK (azure-iot-provisioning-device-amqp);
  * - absolute, `amqps://{host}/{idScope}/registrations/{registrationId}`: the C SDK (azure-iot-sdk-c
  *   provisioning_client/src/prov_transport_amqp_common.c, `AMQP_ADDRESS_FMT`), over TLS and over WebSockets alike.
- *   The host (a port after it is ignored) must be one of ours: see `hostIsOurs`.
+ *   The host (a port after it is ignored) must be one of ours: see `hostIsOurs`;
+ * - rooted, `/{idScope}/registrations/{registrationId}`: the Java SDK (ProvisioningAmqpOperations `AMQP_ADDRESS_FMT`).
  *
  * @example
  * parseAddress('0ne00000001/registrations/dev-1') // { idScope: '0ne00000001', registrationId: 'dev-1' }
@@ -42,7 +43,7 @@ export function parseAddress(text: string | undefined | null): DpsAddress | unde
 export function parseLinkAddress(text: string | undefined | null): DpsLinkAddress | undefined {
   if (typeof text !== 'string' || !text || text.length > MAX_ADDRESS_LENGTH) return undefined;
   const absolute = ABSOLUTE.exec(text);
-  if (!absolute) return parseAddress(text);
+  if (!absolute) return parseAddress(text.startsWith('/') ? text.slice(1) : text);
   const address = parseAddress(absolute[2]!);
   return address ? { ...address, host: absolute[1]!.replace(/:\d{1,5}$/, '') } : undefined;
 }

@@ -152,7 +152,8 @@ export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, soc
         responder.send({
           // echoed unchanged: the Node SDK looks the answer up by the correlation id as a string key
           correlation_id: msg.correlation_id,
-          application_properties: outcome.ok.retryAfter !== undefined ? { 'retry-after': outcome.ok.retryAfter } : {},
+          // both spellings: the Node, C and Java SDKs read `retry-after`, the .NET SDK `Retry-After` (keys are case-sensitive)
+          application_properties: outcome.ok.retryAfter !== undefined ? { 'retry-after': outcome.ok.retryAfter, 'Retry-After': outcome.ok.retryAfter } : {},
           // a data section: the Node SDK runs JSON.parse(msg.body.content)
           body: rhea.message.data_section(Buffer.from(JSON.stringify(outcome.ok.body), 'utf8')),
         });

@@ -54,7 +54,8 @@ export function rejectionOf(answer: ErrorAnswer): AmqpRejection {
   return {
     condition: conditionFor(answer.status),
     description: JSON.stringify(answer.body),
-    ...(answer.retryAfter !== undefined ? { info: { 'retry-after': answer.retryAfter } } : {}),
+    // both spellings: the Node, C and Java SDKs read `retry-after`, the .NET SDK `Retry-After` (AMQP keys are case-sensitive)
+    ...(answer.retryAfter !== undefined ? { info: { 'retry-after': answer.retryAfter, 'Retry-After': answer.retryAfter } } : {}),
   };
 }
 

@@ -70,7 +70,9 @@ export function subscriptionKind(filter: string, deviceId: string): Subscription
   if (filter === '$iothub/twin/PATCH/properties/desired/#') return 'desired';
   if (filter === '$iothub/methods/POST/#') return 'methods';
   if (filter === '$iothub/credentials/res/#') return 'credentials'; // certificate renewal answers (mqtt/credentials.ts)
-  if (filter === `devices/${deviceId}/messages/devicebound/#` || filter === `devices/${deviceId}/messages/deviceBound/#`) return 'cloudToDevice';
+  // the Embedded C SDK subscribes with a wildcard for the device id (az_iot_hub_client.h AZ_IOT_HUB_CLIENT_C2D_SUBSCRIBE_TOPIC);
+  // either way a device only ever gets its own messages
+  if (filter === `devices/${deviceId}/messages/devicebound/#` || filter === `devices/${deviceId}/messages/deviceBound/#` || filter === 'devices/+/messages/devicebound/#') return 'cloudToDevice';
   return undefined;
 }
 

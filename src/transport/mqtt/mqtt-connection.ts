@@ -45,6 +45,12 @@ export interface MqttConnectionOptions {
   maxPacketBytes?: number;
   /** Largest keep-alive honoured (seconds); longer requests are capped. */
   maxKeepAliveSeconds?: number;
+  /**
+   * PUBACK a QoS 1 PUBLISH before handling it (default: after). DPS answers a request with a PUBLISH of its own, and
+   * the .NET SDK's provisioning client needs the PUBACK of its request first (docs/sdk-requirements.md), as Azure
+   * sends it; the hub acknowledges telemetry only once it is recorded.
+   */
+  pubackBeforeHandling?: boolean;
 }
 
 export class MqttConnection {
@@ -141,8 +147,9 @@ export class MqttConnection {
         return;
       case 'publish':
         if (packet.qos === 2) return this.close('QoS 2 is not supported');
+        if (packet.qos === 1 && this.opts.pubackBeforeHandling) this.write({ cmd: 'puback', messageId: packet.messageId! });
         await this.hooks.publish(packet);
-        if (packet.qos === 1) this.write({ cmd: 'puback', messageId: packet.messageId! });
+        if (packet.qos === 1 && !this.opts.pubackBeforeHandling) this.write({ cmd: 'puback', messageId: packet.messageId! });
         return;
       case 'puback': this.hooks.puback?.(packet.messageId!); return;
       default: this.close(`unexpected ${packet.cmd}`);
