@@ -5,7 +5,11 @@
  * explorer shows the device and its twin, and a desired-property edit there reaches the connected device; a wrong key
  * shows as refused with its reason; deleting the registration record lets the device provision again. An X.509
  * enrollment group is created by uploading its signing certificate file; a device with a certificate it signed
- * registers through the official SDK and shows in the group's registration records (with the status filter). A last
+ * registers through the official SDK and shows in the group's registration records (with the status filter). A
+ * credential policy is created on its page (reached from the sidebar) and listed with its issuer, validity and key
+ * types; its CA chain downloads as public certificates that verify to the OpenDPS CA; no private key is on the page or
+ * in any `/opendps/credentialPolicies` answer it read; an enrollment names it (checked with the official
+ * azure-iot-provisioning-service client) and the policy is deleted (the API allows it while in use). A last
  * test loads 100,000 enrollments through the bulk API (10 per call, 16 calls at once: about 10 s on SQLite;
  * OPENDPS_CONSOLE_LIST_COUNT sets another number) and pages through them in the browser, with the counts of
  * `GET /opendps/stats` on the Overview; bench/console-list.ts prints the figures in more detail. Screenshots of every
@@ -21,12 +25,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { createSas, parseConnectionString } from '../../src/common/sas.js';
 import { createCa, issueCertificate } from '../../src/tls/local-ca.js';
 import { serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
-import { DeviceClient, DeviceMqtt, registerWithCert, registerWithKeyHttp } from '../helpers/sdk.js';
+import { DeviceClient, DeviceMqtt, ProvisioningServiceClient, registerWithCert, registerWithKeyHttp } from '../helpers/sdk.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const DPS = '127.0.26.1';
@@ -312,6 +316,105 @@ describe('web console in Chromium', { skip: haveChromium ? false : `${CHROMIUM} 
     assert.ok(stats.groups >= 1 && stats.registrations.assigned! >= 1, JSON.stringify(stats));
     assert.equal(await page.innerText('[data-count=groups]'), String(stats.groups));
     assert.match(await page.innerText('[data-count=registrations-assigned]'), new RegExp(`\\b${stats.registrations.assigned}$`));
+  });
+
+  test('credential policies: created from the page, no key anywhere, named by an enrollment, deleted', async () => {
+    const policy = 'console-fleet';
+    const registrationId = 'console-cred-dev-1';
+    // every answer of /opendps/credentialPolicies the page reads, to check that none carries key material
+    const answers: Array<Promise<{ method: string; status: number; text: string }>> = [];
+    const onResponse = (r: Response) => {
+      if (new URL(r.url()).pathname.startsWith('/opendps/credentialPolicies')) {
+        answers.push(r.text().then((text) => ({ method: r.request().method(), status: r.status(), text }), () => ({ method: r.request().method(), status: r.status(), text: '' })));
+      }
+    };
+    page.on('response', onResponse);
+    try {
+      await signIn();
+      await page.click('nav >> text=Credential policies');
+      await page.waitForURL('**/console/credential-policies');
+      await page.waitForSelector('[data-page=credential-policies] >> text=No credential policy.');
+      await shot('20-credential-policies-empty');
+
+      // create one through the form: its own intermediate CA, 7 days, ECDSA P-384 and RSA 2048 CSRs
+      await page.fill('input[name=policyName]', policy);
+      await page.selectOption('select[name=issuer]', 'intermediate');
+      await page.fill('input[name=validityInDays]', '7');
+      await page.uncheck('input[name=keyType-ecdsa-p256]');
+      await page.check('input[name=keyType-rsa-2048]');
+      const created = page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname === `/opendps/credentialPolicies/${policy}`);
+      await page.click('form.editor button[type=submit]');
+      assert.equal((await created).status(), 201);
+      const row = await page.waitForSelector(`tr[data-credential-policy=${policy}]`);
+      const cells = await row.$$eval('td', (tds) => tds.map((td) => (td as HTMLElement).innerText.trim()));
+      assert.deepEqual(cells.slice(0, 4), [policy, 'intermediate', '7', 'ecdsa-p384, rsa-2048']);
+      await shot('21-credential-policy-created');
+
+      // the same name again: the API's 409 shows on the form, the list keeps one row
+      await page.fill('input[name=policyName]', policy);
+      await page.click('form.editor button[type=submit]');
+      await page.waitForSelector('form.editor [role=alert]:has-text("exists")');
+      assert.equal((await page.$$(`tr[data-credential-policy=${policy}]`)).length, 1);
+
+      // the CA chain download: public certificates only, the policy's intermediate signed by the OpenDPS CA
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(`tr[data-credential-policy=${policy}] button:has-text("Download CA chain")`)]);
+      assert.equal(download.suggestedFilename(), `${policy}-ca-chain.pem`);
+      const chainFile = join(dataDir, `${policy}-ca-chain.pem`);
+      await download.saveAs(chainFile);
+      const chainPem = readFileSync(chainFile, 'utf8');
+      assert.doesNotMatch(chainPem, /PRIVATE KEY/);
+      const chain = chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g)!.map((p) => new X509Certificate(p));
+      assert.equal(chain.length, 2, 'intermediate, then root');
+      assert.match(chain[0]!.subject, new RegExp(`credential policy ${policy}`));
+      assert.ok(chain[0]!.ca && chain[0]!.verify(chain[1]!.publicKey), 'the intermediate is a CA signed by the root');
+      assert.ok(new X509Certificate(readFileSync(join(dataDir, 'tls', 'dps.pem'))).verify(chain[1]!.publicKey), 'the root is the OpenDPS CA');
+
+      // no private key on the page, and none in any answer the page read
+      assert.doesNotMatch(await page.content(), /PRIVATE KEY/);
+      assert.doesNotMatch(await page.innerText('body'), /PRIVATE KEY|sealedKey/i);
+      const seen = await Promise.all(answers);
+      const reads = seen.filter((a) => a.method === 'GET' && a.status === 200);
+      assert.ok(reads.length >= 2 && seen.some((a) => a.method === 'PUT' && a.status === 201), JSON.stringify(seen.map((a) => `${a.method} ${a.status}`)));
+      for (const a of seen) {
+        assert.doesNotMatch(a.text, /PRIVATE KEY/);
+        const body = a.text ? JSON.parse(a.text) as Record<string, unknown> : {};
+        for (const p of Array.isArray(body.value) ? body.value as Array<Record<string, unknown>> : [body]) {
+          assert.deepEqual(Object.keys(p).filter((k) => /key/i.test(k) && k !== 'keyTypes'), [], `${a.method} answer has a key field: ${Object.keys(p).join(', ')}`);
+        }
+      }
+      const listed = JSON.parse(reads[reads.length - 1]!.text) as { value: Array<{ name: string; caCertificates: string[] }> };
+      assert.deepEqual(listed.value.map((p) => p.name), [policy]);
+      assert.deepEqual(listed.value[0]!.caCertificates, chain.map((c) => c.raw.toString('base64')), 'the download is the chain the API returned');
+
+      // an enrollment names it: a name that is no policy is refused next to the field, the policy's name is saved
+      await page.click('nav >> text=Individual enrollments');
+      await page.click('text=Add individual enrollment');
+      await page.fill('input[name=registrationId]', registrationId);
+      await page.fill('input[name=credentialPolicyName]', 'no-such-policy');
+      await page.click('form.editor button[type=submit]');
+      await page.waitForSelector('[data-field=credentialPolicyName]:has-text("no credential policy named")');
+      await page.fill('input[name=credentialPolicyName]', policy);
+      await shot('22-enrollment-credential-policy');
+      await page.click('form.editor button[type=submit]');
+      await page.waitForURL(`**/console/enrollments/${registrationId}`);
+      await page.waitForSelector('[data-page=enrollment] .toolbar');
+      assert.equal(await page.inputValue('input[name=credentialPolicyName]'), policy);
+      const service = ProvisioningServiceClient.fromConnectionString(server.connection.serviceConnectionString);
+      const { responseBody: saved } = await service.getIndividualEnrollment(registrationId);
+      assert.equal(saved.credentialPolicyName, policy);
+
+      // deleting it from the page: the API allows it for a policy in use (the enrollment keeps the name; CSRs under it
+      // are then refused, docs/certificate-issuance.md)
+      await page.click('nav >> text=Credential policies');
+      await page.click(`tr[data-credential-policy=${policy}] button:has-text("Delete")`);
+      await page.waitForSelector(`tr[data-credential-policy=${policy}]`, { state: 'detached' });
+      await page.waitForSelector('[data-page=credential-policies] >> text=No credential policy.');
+      await shot('23-credential-policy-deleted');
+      assert.equal((await serviceCall('GET', `/opendps/credentialPolicies/${policy}`)).status, 404);
+      assert.equal((await service.getIndividualEnrollment(registrationId)).responseBody.credentialPolicyName, policy);
+    } finally {
+      page.off('response', onResponse);
+    }
   });
 
   test(`a large list: ${LIST_COUNT} enrollments through the bulk API, paged in the browser`, async (t) => {

@@ -71,7 +71,7 @@ export function CredentialPolicies() {
           <FieldError error={error} field="validityInDays" /></label>
         <fieldset><legend>CSR key types accepted</legend>
           {KEY_TYPES.map((t) => (
-            <label key={t}><input type="checkbox" name={`keyType-${t}`} checked={keyTypes.includes(t)}
+            <label class="check" key={t}><input type="checkbox" name={`keyType-${t}`} checked={keyTypes.includes(t)}
               onChange={(e) => setKeyTypes(e.currentTarget.checked ? [...keyTypes, t] : keyTypes.filter((k) => k !== t))} /> {t}</label>
           ))}
           <FieldError error={error} field="keyTypes" />

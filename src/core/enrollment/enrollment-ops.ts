@@ -53,9 +53,14 @@ export interface BulkResult {
 const BULK_MODES = ['create', 'update', 'updateifmatchetag', 'delete'] as const;
 type BulkMode = (typeof BULK_MODES)[number];
 
-/** A `credentialPolicyName` must name a policy of the instance (a policy deleted later refuses CSRs with a 400). */
-async function checkCredentialPolicy(deps: CoreDeps, idScope: string, name: string | undefined): Promise<void> {
+/**
+ * A `credentialPolicyName` must name a policy of the instance (a policy deleted later refuses CSRs with a 400). A name
+ * the record already carries may stay after its policy was deleted: disabling the enrollment (which re-sends it whole)
+ * is how an operator stops renewals, and must not be refused for it.
+ */
+async function checkCredentialPolicy(deps: CoreDeps, idScope: string, name: string | undefined, kept?: string): Promise<void> {
   if (name === undefined || name === null) return;
+  if (kept !== undefined && kept.toLowerCase() === name.toLowerCase()) return;
   if (!(await deps.store.credentialPolicies.get(idScope, name))) {
     throw new DpsError('InvalidField', `Invalid field 'credentialPolicyName': no credential policy named '${name}' exists.`);
   }
@@ -68,11 +73,11 @@ export function createEnrollmentOps<T extends EnrollmentCommon>(deps: CoreDeps, 
   async function put(idScope: string, id: string, body: unknown, ifMatch: string | undefined): Promise<T> {
     let incoming = kind.parse(body);
     if (incoming.attestation.type === 'x509') incoming = await prepareX509(deps, idScope, incoming, kind.idField === 'enrollmentGroupId');
-    await checkCredentialPolicy(deps, idScope, incoming.credentialPolicyName);
     if (idOf(incoming).toLowerCase() !== id.toLowerCase()) {
       throw new DpsError('InvalidField', `Invalid field '${kind.idField}': it must equal the ID in the request path.`);
     }
     const existing = await repo.get(idScope, id);
+    await checkCredentialPolicy(deps, idScope, incoming.credentialPolicyName, existing?.credentialPolicyName);
     if (ifMatch !== undefined && !etagMatches(ifMatch, existing?.etag)) {
       throw existing ? new DpsError('PreconditionFailed') : new DpsError(kind.notFound, 'If-Match was given but the record does not exist.');
     }
