@@ -32,6 +32,7 @@ import type { Store } from './core/ports.js';
 import { createHub, type Hub } from './hub/hub.js';
 import { createHubHttpHandler, createHubInProcessSend } from './hub/http/handler.js';
 import { createHubMqttEndpoint } from './hub/mqtt/device-endpoint.js';
+import { createHubAmqpEndpoint } from './hub/amqp/endpoint.js';
 import { createCorePortConnector } from './hub-connectors/core-port.js';
 import { createIotHubRestConnector } from './hub-connectors/iot-hub-rest.js';
 import { localHubRouter, type LocalHub } from './hub-connectors/in-process.js';
@@ -62,7 +63,7 @@ export interface ConnectionInfo {
   serviceConnectionString: string;
   /** The DPS endpoint's ports (the CLI dials httpsPort; the official HTTPS clients reach 443 only). */
   dpsPorts: { https: number; mqtt: number; amqp: number };
-  hubs: Array<{ name: string; hostName: string; connectionString: string; httpsPort: number; mqttPort: number }>;
+  hubs: Array<{ name: string; hostName: string; connectionString: string; httpsPort: number; mqttPort: number; amqpPort: number }>;
   caCertFile: string;
   /** The admin listener (/metrics, /healthz, /readyz), when on. */
   adminUrl?: string;
@@ -193,7 +194,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
         send: createHubInProcessSend({ hub, hostName: h.hostName, policies: state.policies, clock, logger }) });
       // client certificates requested (X.509 devices over MQTT-WS), never required: SAS clients send none
       const server = createHttpsServer({ ...timeouts, cert: tls.certPem, key: tls.keyPem, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler(req, res));
-      const hubLimiter = createConnectionLimiter(caps); // the hub's HTTPS and MQTT listeners together
+      const hubLimiter = createConnectionLimiter(caps); // the hub's HTTPS, MQTT and AMQP listeners together
       capped(server, hubLimiter, `${h.name}-https`);
       await listen(server, `built-in hub ${h.name} (HTTPS)`, h.bindAddress, h.httpsPort);
       servers.push(server);
@@ -202,15 +203,23 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       const mqtt = createHubMqttEndpoint({ hub, hostNames: [h.hostName, `${h.hostName}:${h.mqttPort}`], clock, logger: logger.child({ hub: h.name }), connectTimeoutMs,
         // certificate renewal over $iothub/credentials (hub/mqtt/credentials.ts): the DPS core signs under the device's policy
         credentials: (req) => core.renewDeviceCertificate({ hubHostName: req.hubName, deviceId: req.deviceId, presented: req.presented, csr: req.csr, replace: req.replace }) });
-      const detachWs = attachWebSocket(server, { mqtt: mqtt.handle }, { fallback: 'mqtt' });
-      cleanups.push(async () => { detachWs(); mqtt.close(); });
+      // devices and the service side: AMQP over TLS, and AMQP over WebSockets on the HTTPS port (hub/amqp/endpoint.ts)
+      const amqp = createHubAmqpEndpoint({ hub, hostNames: [h.hostName, `${h.hostName}:${h.amqpPort}`], policies: state.policies, clock,
+        logger: logger.child({ hub: h.name }), connectTimeoutMs, guard: { maxFrameBytes: config.limits.amqpMaxFrameBytes } });
+      const detachWs = attachWebSocket(server, { mqtt: mqtt.handle, AMQPWSB10: amqp.handle }, { fallback: 'mqtt' });
+      cleanups.push(async () => { detachWs(); mqtt.close(); amqp.close(); });
       const mqttServer = createTlsListener({ cert: tls.certPem, key: tls.keyPem }, mqtt.handle, { handshakeTimeoutMs: connectTimeoutMs });
       capped(mqttServer, hubLimiter, `${h.name}-mqtt`);
       await listen(mqttServer, `built-in hub ${h.name} (MQTT over TLS)`, h.bindAddress, h.mqttPort);
       servers.push(mqttServer);
       trackConnections(mqttServer, `${h.name}-mqtt`, metrics);
+      const amqpServer = createTlsListener({ cert: tls.certPem, key: tls.keyPem }, amqp.handle, { handshakeTimeoutMs: connectTimeoutMs });
+      capped(amqpServer, hubLimiter, `${h.name}-amqp`);
+      await listen(amqpServer, `built-in hub ${h.name} (AMQP over TLS)`, h.bindAddress, h.amqpPort);
+      servers.push(amqpServer);
+      trackConnections(amqpServer, `${h.name}-amqp`, metrics);
       const connectionString = hubConnectionString(h.hostName, state);
-      hubInfo.push({ name: h.name, hostName: h.hostName, connectionString, httpsPort: h.httpsPort, mqttPort: h.mqttPort });
+      hubInfo.push({ name: h.name, hostName: h.hostName, connectionString, httpsPort: h.httpsPort, mqttPort: h.mqttPort, amqpPort: h.amqpPort });
       await core.linkedHubs.put(instance.idScope, h.hostName, { connectionString, address: h.bindAddress, port: h.httpsPort });
     }
 

@@ -26,6 +26,8 @@ Options (each also settable as an OPENDPS_* environment variable, or in a JSON f
   --hub-hosts H1,H2     Host names of the built-in hubs                    (default 127.0.0.2, 127.0.0.3, ...)
   --hub-port PORT       Hub HTTPS port (REST API and MQTT over WebSockets)                     (default 443)
   --hub-mqtt-port PORT  Hub MQTT-over-TLS port for devices                                      (default 8883)
+  --hub-amqp-port PORT  Hub AMQP-over-TLS port for devices and the service side (AMQP over
+                        WebSockets uses the hub's HTTPS port)                                   (default 5671)
   --ca-cert FILE        Use this CA (PEM) to sign server certificates instead of creating one
   --ca-key FILE         The CA's private key (PEM)
   --tls-key-type TYPE   Key of the endpoints' server certificates: ecdsa (P-256; a TLS handshake costs a fraction of
@@ -91,7 +93,7 @@ function watchParent(pid: string | undefined, stop: () => void): void {
 const FLAGS: Array<[flag: string, key: keyof RawOptions]> = [
   ['data-dir', 'dataDir'], ['store', 'store'], ['dps-host', 'dpsHost'], ['dps-bind', 'dpsBind'], ['dps-port', 'dpsPort'],
   ['dps-mqtt-port', 'dpsMqttPort'], ['dps-amqp-port', 'dpsAmqpPort'], ['hubs', 'hubs'], ['hub-hosts', 'hubHosts'],
-  ['hub-port', 'hubPort'], ['hub-mqtt-port', 'hubMqttPort'], ['ca-cert', 'caCert'], ['ca-key', 'caKey'], ['tls-key-type', 'tlsKeyType'],
+  ['hub-port', 'hubPort'], ['hub-mqtt-port', 'hubMqttPort'], ['hub-amqp-port', 'hubAmqpPort'], ['ca-cert', 'caCert'], ['ca-key', 'caKey'], ['tls-key-type', 'tlsKeyType'],
   ['retry-after', 'retryAfter'], ['throttle', 'throttle'], ['throttle-registrations', 'throttleRegistrations'],
   ['throttle-polls', 'throttlePolls'], ['location', 'location'], ['registration-lease', 'registrationLease'],
   ['max-bulk-items', 'maxBulkItems'], ['workers', 'workers'],

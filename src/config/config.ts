@@ -47,6 +47,8 @@ export const configSchema = z.object({
   logFormat: z.enum(['json', 'pretty']),
   dps: endpoint.extend({ amqpPort: port }), // AMQP over TLS (AMQP over WebSockets uses httpsPort)
   hubs: z.array(endpoint.extend({
+    /** AMQP 1.0 over TLS for devices and the service side (AMQP over WebSockets uses httpsPort). */
+    amqpPort: port,
     name: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and -'),
     /** A fixed primary key for the hub's `iothubowner` policy (CI); generated on first start when left out. */
     key: accessKeySchema.optional(),
@@ -117,7 +119,7 @@ const str = z.string();
 export const configFileSchema = z.object({
   dataDir: str, store: str, logLevel: str, logFormat: str,
   dps: z.object({ hostName: str, bindAddress: str, httpsPort: n, mqttPort: n, amqpPort: n }).partial().strict(),
-  hubs: z.array(z.object({ name: str, hostName: str, bindAddress: str, httpsPort: n, mqttPort: n, key: str }).partial().strict()),
+  hubs: z.array(z.object({ name: str, hostName: str, bindAddress: str, httpsPort: n, mqttPort: n, amqpPort: n, key: str }).partial().strict()),
   tls: z.object({ caCertFile: str, caKeyFile: str, serverKeyType: str }).partial().strict(),
   retryAfterSeconds: n, allocationPolicy: str, location: str,
   throttle: z.object({ preset: str, registrationsPerMinute: n, devicePollsPerWindow: n, devicePollWindowSeconds: n }).partial().strict(),
@@ -144,6 +146,7 @@ export interface RawOptions {
   hubHosts?: string;
   hubPort?: string;
   hubMqttPort?: string;
+  hubAmqpPort?: string;
   caCert?: string;
   caKey?: string;
   tlsKeyType?: string;
@@ -175,7 +178,7 @@ export interface RawOptions {
 const ENV: Record<keyof RawOptions, string> = {
   config: 'OPENDPS_CONFIG', dataDir: 'OPENDPS_DATA_DIR', store: 'OPENDPS_STORE', logLevel: 'OPENDPS_LOG_LEVEL',
   dpsHost: 'OPENDPS_DPS_HOST', dpsBind: 'OPENDPS_DPS_BIND', dpsPort: 'OPENDPS_DPS_PORT', dpsMqttPort: 'OPENDPS_DPS_MQTT_PORT', dpsAmqpPort: 'OPENDPS_DPS_AMQP_PORT',
-  hubs: 'OPENDPS_HUBS', hubHosts: 'OPENDPS_HUB_HOSTS', hubPort: 'OPENDPS_HUB_PORT', hubMqttPort: 'OPENDPS_HUB_MQTT_PORT',
+  hubs: 'OPENDPS_HUBS', hubHosts: 'OPENDPS_HUB_HOSTS', hubPort: 'OPENDPS_HUB_PORT', hubMqttPort: 'OPENDPS_HUB_MQTT_PORT', hubAmqpPort: 'OPENDPS_HUB_AMQP_PORT',
   caCert: 'OPENDPS_CA_CERT', caKey: 'OPENDPS_CA_KEY', tlsKeyType: 'OPENDPS_TLS_KEY_TYPE', workers: 'OPENDPS_WORKERS', retryAfter: 'OPENDPS_RETRY_AFTER',
   throttleRegistrations: 'OPENDPS_THROTTLE_REGISTRATIONS', location: 'OPENDPS_LOCATION', throttlePolls: 'OPENDPS_THROTTLE_POLLS',
   registrationLease: 'OPENDPS_REGISTRATION_LEASE', maxBulkItems: 'OPENDPS_MAX_BULK_ITEMS',
@@ -303,6 +306,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
   }
   const hubPort = num('hubPort', pick('hubPort'));
   const hubMqttPort = num('hubMqttPort', pick('hubMqttPort'));
+  const hubAmqpPort = num('hubAmqpPort', pick('hubAmqpPort'));
   const hubs = Array.from({ length: Math.max(0, Math.floor(hubCount)) }, (_, i) => {
     const f = fromFile.hubs?.[i];
     const hostName = hubHosts?.[i] ?? f?.hostName ?? `127.0.0.${i + 2}`;
@@ -312,6 +316,7 @@ export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.e
       bindAddress: f?.bindAddress ?? (isIP(hostName) ? hostName : '127.0.0.1'),
       httpsPort: hubPort ?? f?.httpsPort ?? 443,
       mqttPort: hubMqttPort ?? f?.mqttPort ?? 8883,
+      amqpPort: hubAmqpPort ?? f?.amqpPort ?? 5671,
       ...((hubKeys?.[hubKeys.length === 1 ? 0 : i] ?? f?.key) !== undefined ? { key: hubKeys?.[hubKeys.length === 1 ? 0 : i] ?? f?.key } : {}),
     };
   });
