@@ -207,7 +207,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       const amqp = createHubAmqpEndpoint({ hub, hostNames: [h.hostName, `${h.hostName}:${h.amqpPort}`], policies: state.policies, clock,
         logger: logger.child({ hub: h.name }), connectTimeoutMs, guard: { maxFrameBytes: config.limits.amqpMaxFrameBytes } });
       const detachWs = attachWebSocket(server, { mqtt: mqtt.handle, AMQPWSB10: amqp.handle }, { fallback: 'mqtt' });
-      cleanups.push(async () => { detachWs(); mqtt.close(); amqp.close(); });
+      cleanups.push(async () => { detachWs(); mqtt.close(); amqp.close(); hub.stop(); });
       const mqttServer = createTlsListener({ cert: tls.certPem, key: tls.keyPem }, mqtt.handle, { handshakeTimeoutMs: connectTimeoutMs });
       capped(mqttServer, hubLimiter, `${h.name}-mqtt`);
       await listen(mqttServer, `built-in hub ${h.name} (MQTT over TLS)`, h.bindAddress, h.mqttPort);

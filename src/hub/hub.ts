@@ -6,7 +6,6 @@
  * const store = createSqliteHubStore({ path: 'data/hub.db' });
  * await store.init();
  * const hub = createHub({ store, hubName: 'hub1.opendps.localhost' });
- * hub.events.on('desiredChanged', (e) => mqtt.pushDesired(e.deviceId, { ...e.patch, $version: e.version }));
  * await hub.registry.put('dev1', { deviceId: 'dev1' }, undefined); // keys generated
  */
 import { systemClock, type Clock } from '../common/clock.js';
@@ -78,6 +77,8 @@ export function createHub(opts: HubOptions): Hub {
   });
   // the device's current channel (if any) pulls from its queue when told something may be deliverable
   c2d.onAvailable((deviceId) => connections.get(deviceId)?.cloudToDeviceAvailable());
+  // a desired-properties change goes to the device's current channel, whatever its protocol (MQTT or AMQP)
+  ctx.events.on('desiredChanged', (e) => { connections.get(e.deviceId)?.pushDesired(e.patch, e.version); });
   // a disabled or deleted device loses its connection at once
   ctx.events.on('deviceUpdated', (e) => { if (!e.enabled) connections.get(e.deviceId)?.close('the device was disabled'); });
   ctx.events.on('deviceDeleted', (e) => connections.get(e.deviceId)?.close('the device was deleted'));

@@ -2,7 +2,8 @@
  * The hub's HTTPS device endpoint with the unmodified azure-iot-device + azure-iot-device-http (`Http`): a device
  * provisioned by OpenDPS (symmetric key, and an X.509 certificate) sends telemetry (single and batch, with
  * properties, read back from the hub's telemetry stream that `opendps hub monitor` reads), receives cloud-to-device
- * messages queued while it was offline, and completes, rejects and abandons them; feedback is recorded. Wrong key,
+ * messages queued while it was offline by azure-iothub's Client.send, and completes, rejects and abandons them; the
+ * feedback reaches the service client's feedback receiver. Wrong key,
  * expired token, another device's token and another device's certificate are refused with IoT Hub's 401; a lost
  * lock is IoT Hub's 412 DeviceMessageLockLost (412002). Addresses: 127.0.38.x.
  */
@@ -10,11 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { request } from 'node:https';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { createSas, parseConnectionString } from '../../src/common/sas.js';
 import { issueCertificate } from '../../src/tls/local-ca.js';
-import { DeviceClient, Message, ProvisioningServiceClient, Registry, registerWithCert, registerWithKeyHttp } from '../helpers/sdk.js';
+import { DeviceClient, Message, ProvisioningServiceClient, Registry, registerWithCert, registerWithKeyHttp, ServiceClient } from '../helpers/sdk.js';
 import { rawRequest, type RawResponse } from '../helpers/raw-https.js';
 import { serveArgs, startServe, testTmpDir, type ServeHandle } from '../helpers/serve.js';
 
@@ -65,15 +64,6 @@ async function telemetryOf(deviceId: string, count: number): Promise<any[]> {
   return got;
 }
 
-/** Feedback records not yet read by a service-side feedback receiver (the hub store, read-only). */
-function pendingFeedback(): any[] {
-  const db = new Database(join(server.dataDir, 'hubs.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare('SELECT doc FROM hub_c2d_feedback ORDER BY id').pluck().all() as string[]).map((d) => JSON.parse(d));
-  } finally {
-    db.close();
-  }
-}
 
 async function provisionWithKey(registrationId: string): Promise<{ connectionString: string; key: string }> {
   const { responseBody: e } = await service.createOrUpdateIndividualEnrollment({ registrationId, attestation: { type: 'symmetricKey' } });
@@ -126,10 +116,23 @@ describe('a device provisioned with a symmetric key, over Http', () => {
     const id = 'http-sas-1';
     const { connectionString } = await provisionWithKey(id);
 
-    // queued before the device ever talks to the hub
-    await sendC2d(id, { payload: 'first', messageId: 'c2d-complete', correlationId: 'corr-1', properties: { color: 'red' }, ack: 'full' });
-    await sendC2d(id, { payload: { n: 2 }, messageId: 'c2d-reject', ack: 'negative' });
-    await sendC2d(id, { payload: 'third', messageId: 'c2d-abandon', ack: 'positive' });
+    // queued before the device ever talks to the hub, by the official service client (azure-iothub Client.send, AMQP)
+    const svc = ServiceClient.fromConnectionString(server.connection.hubs[0]!.connectionString);
+    clients.push(svc);
+    await svc.open();
+    const feedbackReceiver: any = await new Promise((res, rej) => svc.getFeedbackReceiver((err: Error, r: any) => (err ? rej(err) : res(r))));
+    const feedbackRecords: any[] = [];
+    feedbackReceiver.on('message', (m: any) => feedbackRecords.push(...JSON.parse(m.data.toString())));
+    const c2d = (body: string, messageId: string, ack: string, extra: (m: any) => void = () => undefined) => {
+      const m = new Message(body);
+      m.messageId = messageId;
+      m.ack = ack;
+      extra(m);
+      return svc.send(id, m);
+    };
+    await c2d('first', 'c2d-complete', 'full', (m) => { m.correlationId = 'corr-1'; m.properties.add('color', 'red'); });
+    await c2d(JSON.stringify({ n: 2 }), 'c2d-reject', 'negative');
+    await c2d('third', 'c2d-abandon', 'positive');
     const { responseBody: queued } = await registry.get(id);
     assert.equal(queued.cloudToDeviceMessageCount, 3);
     assert.equal(queued.lastActivityTime, NEVER);
@@ -184,7 +187,10 @@ describe('a device provisioned with a symmetric key, over Http', () => {
     await client.complete(redelivered);
     await client.close();
 
-    const fb = pendingFeedback().filter((f) => f.deviceId === id);
+    // feedback, as the service side reads it (getFeedbackReceiver), within a deadline
+    const deadline = Date.now() + 15_000;
+    while (feedbackRecords.filter((f) => f.deviceId === id).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const fb = feedbackRecords.filter((f) => f.deviceId === id);
     assert.deepEqual(fb.map((f) => [f.originalMessageId, f.statusCode]), [['c2d-complete', 'Success'], ['c2d-reject', 'Rejected'], ['c2d-abandon', 'Success']]);
     assert.equal(fb[0].deviceGenerationId, queued.generationId);
 

@@ -9,9 +9,8 @@
  * SASL and `open` within `connectTimeoutMs`; frames up to the advertised max-frame-size; sessions and links capped;
  * messages up to `maxMessageBytes` (256 KiB, IoT Hub's device-to-cloud limit).
  *
- * Desired-property pushes reach an AMQP device through its `DeviceChannel`: the hub's `desiredChanged` event is
- * forwarded to the device's current channel, whatever its protocol, by the MQTT endpoint's listener
- * (hub/mqtt/device-endpoint.ts), so this endpoint adds none (a second would push every patch twice).
+ * Desired-property pushes reach an AMQP device through its `DeviceChannel`: the hub core (hub.ts) forwards its
+ * `desiredChanged` event to the device's current channel, whatever its protocol.
  *
  * @example
  * const amqp = createHubAmqpEndpoint({ hub, hostNames: [host, `${host}:5671`], policies, clock, logger });

@@ -1,7 +1,7 @@
 /**
  * @module hub/mqtt/device-endpoint
  * The built-in hub's device MQTT endpoint (MQTT 3.1.1 over TLS and over WebSockets): one DeviceSession per
- * connection, and desired-property changes pushed to the connected device. A connection that sends no CONNECT within
+ * connection (desired-property changes reach the connected device through its channel: hub.ts). A connection that sends no CONNECT within
  * `connectTimeoutMs` (default 10 s; `opendps serve --connect-timeout`) is closed (docs/limits.md).
  */
 import type { Duplex } from 'node:stream';
@@ -17,14 +17,12 @@ export interface HubMqttEndpoint {
 
 export function createHubMqttEndpoint(opts: DeviceSessionOptions & { connectTimeoutMs?: number }): HubMqttEndpoint {
   const hub: Hub = opts.hub;
-  const offDesired = hub.events.on('desiredChanged', (e) => { hub.connections.get(e.deviceId)?.pushDesired(e.patch, e.version); });
   return {
     handle(stream, socket) {
       const session = new DeviceSession(opts, socket);
       session.connection = new MqttConnection(stream, session, { connectTimeoutMs: opts.connectTimeoutMs ?? 10_000, maxPacketBytes: MAX_TELEMETRY_BYTES + 4096 });
     },
     close() {
-      offDesired();
       hub.connections.closeAll('the hub is shutting down');
     },
   };
