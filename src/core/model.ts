@@ -170,6 +170,12 @@ export interface OperationRecord {
    * the operation's polls only (device API 2025-07-01-preview `issuedCertificateChain`), never by a status lookup.
    */
   issuedCertificateChain?: string[];
+  /**
+   * The request asked in the earlier preview's words (`clientCertificateCsr`, 2021-11-01-preview, what the IoT Edge
+   * identity service sends): the same chain is answered as `issuedClientCertificate` (PEM, leaf first) and
+   * `trustBundle` (the root) instead.
+   */
+  issuedCertificateShape?: '2021-11-01-preview';
 }
 
 export interface AccessPolicy {

@@ -433,11 +433,17 @@ test('CLI: opendps credential-policy create|list|show|delete, and --credential-p
   assert.match(gone.stderr, /not found/);
 });
 
-test('the earlier preview: clientCertificateCsr is read as csr (the answer uses issuedCertificateChain)', async () => {
+test('the earlier preview (IoT Edge identity service): clientCertificateCsr → issuedClientCertificate (PEM, leaf first) + trustBundle (the root)', async () => {
   const res = await service('PUT', '/enrollments/edge-dev', {
     registrationId: 'edge-dev', attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: symKey, secondaryKey: symKey } }, credentialPolicyName: 'fleet',
   });
   assert.equal(res.status, 200, res.text);
   const op = await provisionHttps('edge-dev', deviceSas('edge-dev', symKey), { clientCertificateCsr: csr(key('P-256'), 'edge-dev') });
-  assertChain(op.registrationState.issuedCertificateChain, 'edge-dev', fleetCa);
+  const state = op.registrationState;
+  assert.equal(state.issuedCertificateChain, undefined, 'the earlier preview\'s words only');
+  const pems = String(state.issuedClientCertificate).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!;
+  const toDer = (p: string) => new X509Certificate(p).raw.toString('base64');
+  const roots = state.trustBundle.certificates.map((c: { certificate: string }) => toDer(c.certificate));
+  assert.equal(roots.length, 1);
+  assertChain([...pems.map(toDer), ...roots], 'edge-dev', fleetCa);
 });

@@ -5,7 +5,7 @@
  */
 import type { CoreDeps } from '../deps.js';
 import { DpsError } from '../errors.js';
-import type { RegistrationRecord } from '../model.js';
+import type { OperationRecord, RegistrationRecord } from '../model.js';
 import { authenticate } from './authenticate.js';
 import { csrOf } from '../credentials/issue-certificate.js';
 import { effectiveRecord, statusOfRecord } from './claim.js';
@@ -29,6 +29,23 @@ export function toDeviceResult(record: RegistrationRecord, attested: Attested | 
   return result;
 }
 
+const pem = (der: string): string => `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+
+/**
+ * The issued chain in the words the request used: `issuedCertificateChain` (2025-07-01-preview), or for a
+ * `clientCertificateCsr` (2021-11-01-preview, the IoT Edge identity service) `issuedClientCertificate` — the leaf and
+ * its intermediates as PEM — with the root in `trustBundle`. One issuance; only the answer's shape differs.
+ */
+function issuedCertificateFields(op: OperationRecord): Partial<DeviceRegistrationResult> {
+  const chain = op.issuedCertificateChain ?? [];
+  if (op.issuedCertificateShape !== '2021-11-01-preview') return { issuedCertificateChain: chain };
+  const root = chain.length > 1 ? chain[chain.length - 1]! : undefined;
+  return {
+    issuedClientCertificate: (root ? chain.slice(0, -1) : chain).map(pem).join(''),
+    ...(root ? { trustBundle: { certificates: [{ certificate: pem(root) }] } } : {}),
+  };
+}
+
 export async function getOperationStatus(deps: CoreDeps, req: DeviceRequest & { operationId: string }): Promise<RegistrationOperationStatus> {
   const attested = await authenticate(deps, req);
   const op = await deps.store.operations.get(req.operationId);
@@ -42,7 +59,7 @@ export async function getOperationStatus(deps: CoreDeps, req: DeviceRequest & { 
     const same = stored && stored.status === op.result.status && stored.assignedHub === op.result.assignedHub && stored.deviceId === op.result.deviceId;
     const state = toDeviceResult(same ? stored : op.result, attested);
     // 2025-07-01-preview: the chain this attempt issued reaches the device on the poll of its register operation
-    if (op.issuedCertificateChain) state.issuedCertificateChain = op.issuedCertificateChain;
+    if (op.issuedCertificateChain) Object.assign(state, issuedCertificateFields(op));
     return { operationId: op.operationId, status: op.status, registrationState: state };
   }
   // the attempt followed another one of the same device (or predates recorded results): answer from the record now

@@ -67,13 +67,14 @@ function baseRecord(deps: CoreDeps, attested: Attested, previous: RegistrationRe
 
 /** The operation the device polls; `result` is the record this attempt wrote (absent: it follows the record). */
 async function recordOperation(
-  deps: CoreDeps, req: RegisterRequest, status: OperationRecord['status'], result?: RegistrationRecord, issuedCertificateChain?: string[],
+  deps: CoreDeps, req: RegisterRequest, status: OperationRecord['status'], result?: RegistrationRecord,
+  issued?: { chain: string[]; field: 'csr' | 'clientCertificateCsr' },
 ): Promise<OperationRecord> {
   const now = deps.clock.now().toISOString();
   const op: OperationRecord = {
     operationId: `${req.registrationId.length > 40 ? '' : req.registrationId + '.'}${deps.ids.uuid()}`.slice(0, 200),
     idScope: req.idScope, registrationId: req.registrationId, status, createdAt: now, updatedAt: now, ...(result ? { result } : {}),
-    ...(issuedCertificateChain ? { issuedCertificateChain } : {}),
+    ...(issued ? { issuedCertificateChain: issued.chain, ...(issued.field === 'clientCertificateCsr' ? { issuedCertificateShape: '2021-11-01-preview' as const } : {}) } : {}),
   };
   await deps.store.operations.put(op);
   return op;
@@ -202,7 +203,7 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
     createdHere = undefined; // the record now owns the device
     // idempotent: deleting the old identity again, or one already gone, changes nothing
     if (done.moved && current) await retireOldDevice(deps, done.linkedHubs, current, log);
-    const op = await recordOperation(deps, req, 'assigned', done.record, issued?.chain);
+    const op = await recordOperation(deps, req, 'assigned', done.record, issued && csr ? { chain: issued.chain, field: csr.field } : undefined);
     log.info('device assigned', {
       hub: done.placement.hub.hostName, deviceId: done.placement.deviceId, substatus: done.record.substatus, operationId: op.operationId,
       ...(done.moved && current ? { previousHub: current.hostName } : {}),

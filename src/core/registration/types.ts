@@ -42,6 +42,10 @@ export interface DeviceRegistrationResult {
   tpm?: ResultAttestation['tpm'];
   /** 2025-07-01-preview: the certificate issued from the register body's `csr` (base64 DER, leaf first, then root). */
   issuedCertificateChain?: string[];
+  /** 2021-11-01-preview (a `clientCertificateCsr`): the issued certificate and its intermediates, PEM, leaf first. */
+  issuedClientCertificate?: string;
+  /** 2021-11-01-preview: the CA certificates to trust (the issuing chain's root), PEM each. */
+  trustBundle?: { certificates: Array<{ certificate: string }> };
 }
 
 export interface RegistrationOperationStatus {
