@@ -13,11 +13,13 @@
  * | `/messages/devicebound` | service | sender | cloud-to-device messages (`to` names the device) |
  * | `/messages/serviceBound/feedback` | service | receiver | delivery feedback (case as the Node SDK spells it) |
  *
- * Each device address is accepted bare (the Node SDK) or as `amqps://{host}/...` (the C SDK's form; issue 20); the
- * host must be one of ours. The device id is URL-decoded (the service SDK encodes it in `to`).
+ * Each address is accepted rooted as above (the Node and Java SDKs), without the leading `/`, or as
+ * `amqps://{host}/...` (the C SDK's form; issue 20, docs/sdk-requirements.md R32); the host must be one of ours (a
+ * port after it is ignored). The device id is URL-decoded (the service SDK encodes it in `to`).
  *
  * @example
  * parseHubAddress('/devices/d1/messages/events')                    // { kind: 'telemetry', deviceId: 'd1' }
+ * parseHubAddress('devices/d1/methods/devicebound')                  // { kind: 'methods', deviceId: 'd1' }
  * parseHubAddress('amqps://hub1.local/devices/d1/twin', ['hub1.local']) // { kind: 'twin', deviceId: 'd1' }
  */
 import { sameHost } from '../../common/host-names.js';
@@ -65,6 +67,7 @@ export function parseHubAddress(text: unknown, hostNames?: readonly string[]): H
     path = absolute[2]!;
   }
   if (path === '$cbs' || path === '/$cbs') return { kind: 'cbs' };
+  if (!path.startsWith('/')) path = `/${path}`;
   const lower = path.toLowerCase().replace(/\/$/, '');
   if (lower === '/messages/devicebound') return { kind: 'serviceCloudToDevice' };
   if (lower === '/messages/servicebound/feedback') return { kind: 'serviceFeedback' };

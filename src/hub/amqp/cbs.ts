@@ -7,6 +7,10 @@
  * application properties `status-code` (an int: 200, else the SDK raises `UnauthorizedError(status-description)`)
  * and `status-description`.
  *
+ * The other SDKs (issue 20; docs/sdk-requirements.md R29–R31): the C SDK (uAMQP cbs.c / amqp_management.c) sends a
+ * ulong `message_id` and no `reply-to`, the Java SDK a uuid `message_id`; each wants that id back as the
+ * `correlation_id` with the same AMQP type, and `status-code` as an AMQP int.
+ *
  * Two kinds of token:
  * - a device token (audience `{host}/devices/{id}`), checked like the MQTT password (hub/device-auth.ts: signed with
  *   the device's key, for that device, not expired, device enabled);
@@ -21,7 +25,7 @@ import { authenticateDeviceSas } from '../device-auth.js';
 import { HubError } from '../errors.js';
 import type { DeviceRegistry } from '../registry.js';
 import { deviceOfAudience } from './addresses.js';
-import { bodyBytes } from './messages.js';
+import { amqpInt, bodyBytes } from './messages.js';
 
 export type CbsIdentity = { kind: 'device'; deviceId: string; expiresAtMs: number } | { kind: 'service'; policyName: string; expiresAtMs: number };
 
@@ -35,9 +39,15 @@ export interface CbsOptions {
   readonly clock: Clock;
 }
 
-/** The answer's application properties. */
-export function cbsAnswer(outcome: CbsOutcome): { 'status-code': number; 'status-description': string } {
-  return outcome.ok ? { 'status-code': 200, 'status-description': 'OK' } : { 'status-code': outcome.status, 'status-description': outcome.description };
+/**
+ * The answer's application properties: `status-code` an AMQP int under a string key (uAMQP amqp_management.c
+ * `on_message_received` reads it with `amqpvalue_get_int`; the Java SDK's AmqpsCbsReceiverLinkHandler takes it only
+ * `instanceof Integer`) — rhea would encode a bare 200 as a uint, which both refuse — and `status-description`.
+ */
+export function cbsAnswer(outcome: CbsOutcome): { 'status-code': unknown; 'status-description': string } {
+  return outcome.ok
+    ? { 'status-code': amqpInt(200), 'status-description': 'OK' }
+    : { 'status-code': amqpInt(outcome.status), 'status-description': outcome.description };
 }
 
 /** Checks one `$cbs` request. Never throws. */

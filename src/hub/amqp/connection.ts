@@ -3,8 +3,9 @@
  * One AMQP connection to a built-in hub (over TLS on the AMQP port, or over WebSockets on 443), as IoT Hub speaks it
  * to the official SDKs (azure-iot-device-amqp; azure-iothub's `Client`):
  *
- * 1. SASL: none (the Node SDKs send the plain AMQP header straight after TLS), ANONYMOUS or EXTERNAL (the C SDK);
- *    identity comes later, never from SASL.
+ * 1. SASL: none (the Node SDKs, and the C SDK with X.509, send the plain AMQP header straight after TLS), ANONYMOUS
+ *    (the Java SDK), MSSBCBS (the C SDK with a SAS: uAMQP sasl_mssbcbs.c, an empty init) or EXTERNAL; identity comes
+ *    later, never from SASL.
  * 2. Who speaks: a put-token on `$cbs` (cbs.ts) authorizes a device (device SAS) or the service side (policy SAS)
  *    for this connection until the token's expiry; a new put-token renews it. With no put-token for it, a device's
  *    link is authorized by the TLS client certificate (X.509 devices: thumbprint of a `selfSigned` identity;
@@ -15,6 +16,8 @@
  *    `amqp:unauthorized-access` or `amqp:not-found` (the SDK's attach callback gets the translated error). Every attach
  *    answer echoes the client's terminus and carries `max-message-size` (issue 20); rhea puts
  *    `initial-delivery-count` 0 on every sender's.
+ *    A delivery in a message format other than 0 is refused, except the C SDK's batched telemetry (0x80013700,
+ *    messages.ts `unbatch`) on a telemetry link.
  * 4. A device authorized here becomes its one live session on the hub (hub/connections.ts; device-channel.ts). When
  *    another connection of it (any protocol) takes over, or it is disabled or deleted, or its token expires
  *    unrenewed, its links are detached — or, when it is alone on the connection, the connection is closed
@@ -36,6 +39,7 @@ import { parseHubAddress, type DeviceLinkKind, type HubAddress } from './address
 import { cbsAnswer, putToken } from './cbs.js';
 import { unauthorized, type AmqpErrorInfo } from './conditions.js';
 import { AmqpDeviceChannel, type ChannelHost, type Settlement } from './device-channel.js';
+import { AMQP_BATCHING_FORMAT, echoId } from './messages.js';
 import { ServiceLinks } from './service-links.js';
 
 export interface HubAmqpConnectionOptions {
@@ -68,13 +72,20 @@ function thumbprintsOf(cert: X509Certificate): string[] {
   return [cert.fingerprint, cert.fingerprint256].map((f) => f.replace(/:/g, '').toLowerCase());
 }
 
-/** SASL: ANONYMOUS (which also lets a client skip SASL: rhea's Selective server) and EXTERNAL; identity comes later. */
+/**
+ * SASL: ANONYMOUS (the Java SDK's; offering it also lets a client skip SASL: rhea's Selective server), MSSBCBS (the
+ * C SDK's for SAS tokens: uAMQP fails the connection unless the server's `sasl-server-mechanisms` names exactly the
+ * mechanism it wants; its init carries no bytes) and EXTERNAL. None of them establishes an identity: that is CBS's
+ * (or the TLS client certificate's) job.
+ */
+export const HUB_SASL_MECHANISMS = ['MSSBCBS', 'ANONYMOUS', 'EXTERNAL'] as const;
+
 function saslMechanisms(): Record<string, () => unknown> {
   const accept = () => {
     const mech = { outcome: undefined as boolean | undefined, username: undefined as string | undefined, start() { mech.outcome = true; mech.username = 'anonymous'; } };
     return mech;
   };
-  return { ANONYMOUS: accept, EXTERNAL: accept };
+  return Object.fromEntries(HUB_SASL_MECHANISMS.map((name) => [name, accept]));
 }
 
 export class HubAmqpConnection implements ChannelHost {
@@ -110,7 +121,7 @@ export class HubAmqpConnection implements ChannelHost {
     container.on('sender_close', (ctx: EventContext) => this.linkClosed(ctx.sender!));
     container.on('receiver_close', (ctx: EventContext) => this.linkClosed(ctx.receiver!));
     container.on('sendable', (ctx: EventContext) => this.creditArrived(ctx.sender!));
-    container.on('message', (ctx: EventContext) => this.onMessage(ctx.receiver!, ctx.delivery!, ctx.message!));
+    container.on('message', (ctx: EventContext) => this.messageArrived(ctx));
     for (const [event, outcome] of [['accepted', 'accepted'], ['rejected', 'rejected'], ['released', 'released'], ['modified', 'released']] as const) {
       container.on(event, (ctx: EventContext) => {
         const settle = ctx.delivery ? this.settlements.get(ctx.delivery) : undefined;
@@ -291,7 +302,26 @@ export class HubAmqpConnection implements ChannelHost {
 
   // ---- messages ----
 
-  private onMessage(receiver: Receiver, delivery: Delivery, msg: rhea.Message): void {
+  /**
+   * rhea decodes a delivery only when its transfer says message-format 0; for any other format — or none, which means
+   * 0 — `ctx.message` is the payload's bytes and `ctx.format` the format.
+   */
+  private messageArrived(ctx: EventContext): void {
+    const receiver = ctx.receiver!;
+    const delivery = ctx.delivery!;
+    const format = (ctx as { format?: number }).format;
+    let msg = ctx.message!;
+    if (format === undefined && Buffer.isBuffer(msg)) {
+      try { msg = rhea.message.decode(msg) as unknown as rhea.Message; } catch {
+        delivery.reject({ condition: 'amqp:decode-error', description: 'The message cannot be decoded' });
+        if (receiver.is_open()) receiver.add_credit(1);
+        return;
+      }
+    }
+    this.onMessage(receiver, delivery, msg, format ?? 0);
+  }
+
+  private onMessage(receiver: Receiver, delivery: Delivery, msg: rhea.Message, format: number): void {
     const role = this.roles.get(receiver);
     const run = async (): Promise<void> => {
       if (!role) {
@@ -299,6 +329,11 @@ export class HubAmqpConnection implements ChannelHost {
         return;
       }
       const { address } = role;
+      if (format !== 0 && !(format === AMQP_BATCHING_FORMAT && address.kind === 'telemetry')) {
+        delivery.reject({ condition: 'amqp:not-implemented', description: `Message format ${format >>> 0} is not supported on this link` });
+        if (receiver.is_open()) receiver.add_credit(1);
+        return;
+      }
       if (address.kind === 'cbs') return this.onPutToken(receiver, delivery, msg);
       if (address.kind === 'serviceCloudToDevice') return this.serviceLinks.onCloudToDevice(receiver, delivery, msg);
       if (address.kind === 'serviceFeedback') return;
@@ -306,7 +341,7 @@ export class HubAmqpConnection implements ChannelHost {
         delivery.reject(unauthorized('Unauthorized: the device is no longer authorized on this connection'));
         return;
       }
-      return role.channel.onMessage(address.kind, receiver, delivery, msg);
+      return role.channel.onMessage(address.kind, receiver, delivery, format === AMQP_BATCHING_FORMAT ? { batch: msg as unknown as Buffer } : msg);
     };
     this.queue = this.queue.then(run).catch((err) => this.log.error('AMQP message handling failed', { error: String((err as Error)?.stack ?? err) }));
   }
@@ -331,7 +366,11 @@ export class HubAmqpConnection implements ChannelHost {
       } else {
         this.log.info('AMQP put-token refused', { status: outcome.status, reason: outcome.description });
       }
-      const answer = { correlation_id: msg.message_id, application_properties: cbsAnswer(outcome), body: null, ...(msg.reply_to ? { to: msg.reply_to } : {}) };
+      // the request's message-id back as correlation-id with its AMQP type (uAMQP: ulong; Java: uuid; Node: string);
+      // uAMQP sends no reply-to: the answer goes to this connection's $cbs receiver link all the same
+      const correlationId = echoId(msg.message_id);
+      const answer: rhea.Message = { application_properties: cbsAnswer(outcome), body: null, ...(msg.reply_to ? { to: msg.reply_to } : {}) };
+      if (correlationId !== undefined) answer.correlation_id = correlationId as string;
       const sender = [...this.cbsSenders].find((s) => s.is_open());
       if (sender) sender.send(answer);
       else this.log.debug('put-token answer dropped: the client has no $cbs receiver link');

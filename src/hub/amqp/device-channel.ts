@@ -6,15 +6,22 @@
  * sends on its links (azure-iot-device-amqp amqp.js, amqp_twin_client.js, amqp_device_method_client.js):
  *
  * - telemetry (`/devices/{id}/messages/events`): appended to the hub's telemetry stream with its properties; accepted.
+ *   The C SDK batches its events (message-format 0x80013700, messages.ts `unbatch`): each is appended, then the
+ *   delivery is accepted — or, when one of them is refused, none is appended and the delivery is rejected.
  * - twin (`/devices/{id}/twin`, a sender and a receiver link sharing `com.microsoft:channel-correlation-id`
  *   `twin:{uuid}`): requests carry the annotations `operation` (GET | PATCH | PUT | DELETE) and `resource`
  *   (`/properties/reported`, `/notifications/twin/properties/desired`) and a `correlation_id`; answers echo the
- *   `correlation_id` and carry the annotations `status` (int) and `version` (after a reported patch) and the JSON body.
- *   After PUT on the desired notifications, desired patches go to the receiver link with no `correlation_id` and the
- *   patch (with `$version`) as body.
- * - methods (`/devices/{id}/methods/devicebound`, the same pairing with `methods:{uuid}`): requests carry the
- *   application property `IoThub-methodname`, the `correlation_id` (the request id) and the JSON payload; the device
- *   answers on its sender link with the same `correlation_id` and the application property `IoThub-status` (int).
+ *   `correlation_id` (its AMQP type kept: a string from the Node and C SDKs, a uuid from Java) and carry the symbol-keyed
+ *   annotations `status` (an AMQP int) and `version` (an AMQP long, after a reported patch) — the C SDK's twin
+ *   messenger refuses any other type (iothubtransport_amqp_twin_messenger.c `parse_incoming_twin_message`) — and the
+ *   JSON body in one data section; an answer with nothing to say has an empty data section (an amqp-value null body
+ *   fails the C parser and Java's cast to `Data`). After PUT on the desired notifications, desired patches go to the
+ *   receiver link with no `correlation_id`, the annotation `version` and the patch (with `$version`) as body.
+ * - methods (`/devices/{id}/methods/devicebound`, the same pairing with `methods:{uuid}`; the C SDK's is `{deviceId}`):
+ *   requests carry the application property `IoThub-methodname`, the `correlation_id` (the request id, an AMQP uuid:
+ *   the C SDK rejects anything else with `amqp:decode-error`, Java parses it with `UUID.fromString`) and the JSON
+ *   payload in a data section (`null` included); the device answers on its sender link with the same
+ *   `correlation_id` and the application property `IoThub-status` (int).
  * - cloud-to-device (`/devices/{id}/messages/devicebound`, the device's receiver link): messages are pulled from the
  *   hub's queue while the link has credit; the device's disposition settles them: accepted → complete, rejected →
  *   reject, released / modified → abandon. Deliveries still unsettled when the link or connection goes are abandoned.
@@ -27,7 +34,8 @@ import { HubError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { encodeBody } from '../telemetry.js';
 import type { DeviceLinkKind } from './addresses.js';
-import { bodyBytes, cloudToDeviceMessage, idText, telemetryOf } from './messages.js';
+import { amqpErrorOf } from './conditions.js';
+import { amqpInt, amqpLong, bodyBytes, cloudToDeviceMessage, echoId, emptyBody, idText, telemetryOf, unbatch } from './messages.js';
 
 export const MAX_TELEMETRY_BYTES = 256 * 1024;
 const DESIRED_RESOURCE = '/notifications/twin/properties/desired';
@@ -110,8 +118,10 @@ export class AmqpDeviceChannel implements DeviceChannel {
   sendMethodRequest(methodName: string, rid: string, payload: unknown): boolean {
     const sender = this.openSender('methods');
     if (!sender) return false;
+    // the hub's request ids are 32 hex digits (methods.ts): sent as the uuid they spell
+    const hex = rid.replace(/-/g, '');
     sender.send({
-      correlation_id: rid,
+      correlation_id: (/^[0-9a-f]{32}$/i.test(hex) ? Buffer.from(hex, 'hex') : rid) as unknown as string,
       application_properties: { 'IoThub-methodname': methodName },
       body: rhea.message.data_section(Buffer.from(JSON.stringify(payload ?? null), 'utf8')),
     });
@@ -121,7 +131,7 @@ export class AmqpDeviceChannel implements DeviceChannel {
   pushDesired(patch: Record<string, unknown>, version: number): boolean {
     const sender = this.desiredSubscribed ? this.openSender('twin') : undefined;
     if (!sender) return false;
-    sender.send({ message_annotations: { version }, body: rhea.message.data_section(Buffer.from(JSON.stringify({ ...patch, $version: version }), 'utf8')) });
+    sender.send({ message_annotations: { version: amqpLong(version) }, body: rhea.message.data_section(Buffer.from(JSON.stringify({ ...patch, $version: version }), 'utf8')) });
     return true;
   }
 
@@ -136,31 +146,33 @@ export class AmqpDeviceChannel implements DeviceChannel {
   // ---- what the device sends ----
 
   /** One message on one of the device's links; resolves once it is settled (never rejects). */
-  async onMessage(kind: DeviceLinkKind, receiver: Receiver, delivery: Delivery, msg: Message): Promise<void> {
+  async onMessage(kind: DeviceLinkKind, receiver: Receiver, delivery: Delivery, msg: Message | { batch: Buffer }): Promise<void> {
     this.noteActivity();
     try {
       if (kind === 'telemetry') {
-        const t = telemetryOf(msg);
-        if (t.payload.length > MAX_TELEMETRY_BYTES) {
+        const events = ('batch' in msg && Buffer.isBuffer(msg.batch) ? unbatch(msg.batch) : [msg as Message]).map(telemetryOf);
+        if (events.some((t) => t.payload.length > MAX_TELEMETRY_BYTES)) {
           delivery.reject({ condition: 'amqp:link:message-size-exceeded', description: 'The message is larger than 256 KiB' });
           return;
         }
-        this.host.hub.telemetry.append({
-          deviceId: this.deviceId, enqueuedTimeUtc: this.host.clock.now().toISOString(), ...encodeBody(t.payload), properties: t.properties, systemProperties: t.systemProperties,
-        });
+        const enqueuedTimeUtc = this.host.clock.now().toISOString();
+        for (const t of events) {
+          this.host.hub.telemetry.append({ deviceId: this.deviceId, enqueuedTimeUtc, ...encodeBody(t.payload), properties: t.properties, systemProperties: t.systemProperties });
+        }
         delivery.accept();
       } else if (kind === 'twin') {
         delivery.accept();
-        await this.answerTwin(receiver, msg);
+        await this.answerTwin(receiver, msg as Message);
       } else if (kind === 'methods') {
         delivery.accept();
-        this.completeMethod(msg);
+        this.completeMethod(msg as Message);
       } else {
         delivery.reject({ condition: 'amqp:not-allowed', description: 'The device does not send on this link' });
       }
     } catch (err) {
-      this.log.error('AMQP device message failed', { kind, error: String((err as Error)?.stack ?? err) });
-      try { delivery.reject({ condition: 'amqp:internal-error', description: 'Internal error' }); } catch { /* already settled */ }
+      if (HubError.is(err) && err.status < 500) this.log.info('AMQP device message refused', { kind, reason: err.message });
+      else this.log.error('AMQP device message failed', { kind, error: String((err as Error)?.stack ?? err) });
+      try { delivery.reject(amqpErrorOf(err)); } catch { /* already settled */ }
     } finally {
       if (receiver.is_open()) receiver.add_credit(1);
     }
@@ -198,11 +210,13 @@ export class AmqpDeviceChannel implements DeviceChannel {
       this.log.debug('twin answer dropped: the device has no twin receiver link');
       return;
     }
-    sender.send({
-      correlation_id: msg.correlation_id,
-      message_annotations: { status, ...(version !== undefined ? { version } : {}) },
-      body: body ? rhea.message.data_section(body) : null,
-    });
+    const answer: Message = {
+      message_annotations: { status: amqpInt(status), ...(version !== undefined ? { version: amqpLong(version) } : {}) },
+      body: body ? rhea.message.data_section(body) : emptyBody(),
+    };
+    const correlationId = echoId(msg.correlation_id);
+    if (correlationId !== undefined) answer.correlation_id = correlationId as string;
+    sender.send(answer);
   }
 
   private completeMethod(msg: Message): void {

@@ -24,6 +24,53 @@ export function bodyBytes(body: unknown): Buffer {
   return Buffer.from(JSON.stringify(body), 'utf8');
 }
 
+/**
+ * An id field of a request, to echo as the answer's `correlation_id` with the AMQP type it came with (issue 20):
+ * uAMQP's management client (the C SDK's CBS) sends a ulong counter and reads the answer with `amqpvalue_get_ulong`;
+ * the Java SDK sends a uuid and looks the answer up by `java.util.UUID`; the Node and C twin clients send strings.
+ * rhea decodes a ulong as a number, a uuid as 16 bytes and a string as a string, and encodes a message id the same
+ * way back (`types.wrap_message_id`); only a binary id needs its type pinned (rhea would send 16 bytes as a uuid).
+ * A ulong beyond 2^53 (decoded as 8 bytes) comes back as binary: no SDK counts that far.
+ */
+export function echoId(value: unknown): unknown {
+  if (value === undefined || value === null) return undefined;
+  if (Buffer.isBuffer(value) && value.length !== 16) return rhea.types.wrap_binary(value);
+  return value;
+}
+
+/** An AMQP int (rhea encodes a positive JS number as a uint, which uAMQP's `amqpvalue_get_int` and Java's `Integer` refuse). */
+export const amqpInt = (n: number): unknown => rhea.types.wrap_int(n);
+
+/** An AMQP long (the C SDK's twin reads `version` with `amqpvalue_get_long` after checking the type is LONG). */
+export const amqpLong = (n: number): unknown => rhea.types.wrap_long(n);
+
+/** An empty data section: a body for answers with nothing to say (an amqp-value null breaks the C and Java twin clients). */
+export const emptyBody = () => rhea.message.data_section(Buffer.alloc(0));
+
+/**
+ * The C SDK's batched telemetry (azure-iot-sdk-c iothubtransport_amqp_telemetry_messenger.c `send_pending_events`):
+ * a delivery with message-format 0x80013700 whose body is one data section per event, each holding a whole encoded
+ * AMQP message (uamqp_messaging.c `message_create_uamqp_encoding_from_iothub_message`).
+ */
+export const AMQP_BATCHING_FORMAT = 0x80013700;
+
+/** Most events one batch may carry (the bytes are bounded by the link's max-message-size already). */
+export const MAX_BATCH_MESSAGES = 500;
+
+/** The events of a batched delivery; throws ArgumentInvalid when it is not a batch of encoded messages. */
+export function unbatch(payload: Buffer): Message[] {
+  let outer: Message;
+  try { outer = rhea.message.decode(payload) as unknown as Message; } catch { throw argumentInvalid('The batched message cannot be decoded'); }
+  const body = outer.body as { typecode?: number; content?: unknown; multiple?: boolean } | undefined;
+  if (!body || body.typecode !== 0x75) throw argumentInvalid('A batched message must carry its events in data sections');
+  const parts = (body.multiple ? body.content : [body.content]) as unknown[];
+  if (parts.length > MAX_BATCH_MESSAGES) throw argumentInvalid(`A batch carries at most ${MAX_BATCH_MESSAGES} events`);
+  return parts.map((part) => {
+    if (!Buffer.isBuffer(part) || part.length === 0) throw argumentInvalid('A batched event is empty');
+    try { return rhea.message.decode(part) as unknown as Message; } catch { throw argumentInvalid('A batched event cannot be decoded'); }
+  });
+}
+
 /** An id field as text: a string, a UUID (16 bytes) in its 8-4-4-4-12 form, a number; undefined when absent. */
 export function idText(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
