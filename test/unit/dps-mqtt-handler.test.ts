@@ -87,13 +87,13 @@ function client(handler: ReturnType<typeof createDpsMqttHandler>) {
       c.send({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, dup: false, retain: false, ...(qos ? { messageId: id } : {}) } as Packet);
       return id;
     },
-    /** Publishes a request and returns the response PUBLISH (and checks the PUBACK that follows it). */
+    /** Publishes a request and returns the response PUBLISH (and checks the PUBACK that comes before it: the .NET SDK needs that order). */
     async request(topic: string, payload: string): Promise<{ topic: string; json: any; qos: number }> {
       const id = c.publish(topic, payload, 1);
-      const res = await c.next<IPublishPacket>();
-      assert.equal(res.cmd, 'publish');
       const ack = await c.next();
       assert.deepEqual([ack.cmd, (ack as { messageId?: number }).messageId], ['puback', id]);
+      const res = await c.next<IPublishPacket>();
+      assert.equal(res.cmd, 'publish');
       return { topic: res.topic, json: JSON.parse(res.payload.toString()), qos: res.qos };
     },
   };
@@ -140,7 +140,7 @@ test('a failing store at CONNECT → CONNACK 3, logged once as an error', async 
   assert.equal(f.lines.filter((l) => l.level === 'error').length, 1);
 });
 
-test('register and poll: 202 + retry-after then 200 assigned; response before PUBACK; QoS follows the subscription', async () => {
+test('register and poll: 202 + retry-after then 200 assigned; PUBACK before the response; QoS follows the subscription', async () => {
   const f = await setup({ retryAfterSeconds: 3 });
   const c = f.open();
   assert.equal(await c.connect(), 0);

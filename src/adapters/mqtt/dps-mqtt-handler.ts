@@ -52,8 +52,8 @@ export function createDpsMqttHandler(opts: DpsMqttOptions): (stream: Duplex, soc
     connectTimeoutMs: opts.connectTimeoutMs,
     maxKeepAliveSeconds: opts.maxKeepAliveSeconds,
     maxPacketBytes: opts.maxPacketBytes,
-    // the request's PUBACK, then its answer (the .NET SDK waits for the PUBACK first; docs/sdk-requirements.md)
-    pubackBeforeHandling: true,
+    // a request's PUBACK, then its answer (the .NET SDK waits for the PUBACK first; docs/sdk-requirements.md R14)
+    pubackBeforeHandling: (packet: IPublishPacket) => isValidTopicName(packet.topic) && parseRequestTopic(packet.topic) !== undefined,
   };
 
   return (stream, socket) => {

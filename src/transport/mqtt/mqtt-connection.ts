@@ -46,11 +46,12 @@ export interface MqttConnectionOptions {
   /** Largest keep-alive honoured (seconds); longer requests are capped. */
   maxKeepAliveSeconds?: number;
   /**
-   * PUBACK a QoS 1 PUBLISH before handling it (default: after). DPS answers a request with a PUBLISH of its own, and
-   * the .NET SDK's provisioning client needs the PUBACK of its request first (docs/sdk-requirements.md), as Azure
-   * sends it; the hub acknowledges telemetry only once it is recorded.
+   * Which QoS 1 PUBLISHes are acknowledged before they are handled (default: none, PUBACK after). DPS answers a request
+   * with a PUBLISH of its own, and the .NET SDK's provisioning client needs the PUBACK of its request first
+   * (docs/sdk-requirements.md R14), as Azure sends it; a PUBLISH to an unknown topic is never acknowledged. The hub
+   * acknowledges telemetry only once it is recorded.
    */
-  pubackBeforeHandling?: boolean;
+  pubackBeforeHandling?: (packet: IPublishPacket) => boolean;
 }
 
 export class MqttConnection {
@@ -147,9 +148,13 @@ export class MqttConnection {
         return;
       case 'publish':
         if (packet.qos === 2) return this.close('QoS 2 is not supported');
-        if (packet.qos === 1 && this.opts.pubackBeforeHandling) this.write({ cmd: 'puback', messageId: packet.messageId! });
+        if (packet.qos === 1 && this.opts.pubackBeforeHandling?.(packet)) {
+          this.write({ cmd: 'puback', messageId: packet.messageId! });
+          await this.hooks.publish(packet);
+          return;
+        }
         await this.hooks.publish(packet);
-        if (packet.qos === 1 && !this.opts.pubackBeforeHandling) this.write({ cmd: 'puback', messageId: packet.messageId! });
+        if (packet.qos === 1) this.write({ cmd: 'puback', messageId: packet.messageId! });
         return;
       case 'puback': this.hooks.puback?.(packet.messageId!); return;
       default: this.close(`unexpected ${packet.cmd}`);
