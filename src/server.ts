@@ -50,6 +50,7 @@ import { createSqliteStore } from './storage/sqlite/store.js';
 import type { HubStore } from './hub/ports.js';
 import { loadOrCreateCa, serverCertFor } from './tls/cert-store.js';
 import { createCertificateIssuer } from './tls/certificate-issuer.js';
+import { loadOrCreateNodeId } from './setup/node-id.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { instrumentHubConnector, instrumentStore, instrumentWebhookClient } from './observability/decorators.js';
 import { trackConnections } from './observability/connections.js';
@@ -159,7 +160,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       // certificates issued from device CSRs under credential policies (docs/certificate-issuance.md)
       certificateIssuer: createCertificateIssuer({ ca }),
       settings: { ...defaultCoreSettings, retryAfterSeconds: config.retryAfterSeconds, throttle: config.throttle, nodeLocation: config.location,
-        registrationLeaseSeconds: config.registrationLeaseSeconds, maxBulkItems: config.maxBulkItems },
+        registrationLeaseSeconds: config.registrationLeaseSeconds, maxBulkItems: config.maxBulkItems,
+        // claims name this node and this start: after a crash, its own dead claims are not waited out (registration/claim.ts)
+        attemptHolder: { node: loadOrCreateNodeId(config.dataDir), boot: cryptoIds.uuid() } },
     }), { clock, ids: cryptoIds, onAttempt: (a) => recorder.record(a) });
     // failed authentications per client address (docs/limits.md): an address over the limit is refused with 429
     // before the core (and before an attempt record); counted, and logged once while it stays refused

@@ -124,14 +124,16 @@ export function retryAfterMs(value: unknown): number {
 }
 
 /** A terminal operation status ends the device's registration; `assigned` is the only success. */
-export function finalResult(body: { status?: unknown; registrationState?: { assignedHub?: unknown; deviceId?: unknown } } | undefined, started: number, polls: number): DeviceResult {
+export function finalResult(body: { status?: unknown; registrationState?: { assignedHub?: unknown; deviceId?: unknown; errorCode?: unknown; errorMessage?: unknown } } | undefined, started: number, polls: number): DeviceResult {
   const status = typeof body?.status === 'string' ? body.status.toLowerCase() : undefined;
   const ms = performance.now() - started;
   if (status === 'assigned') {
     const rs = body!.registrationState ?? {};
     return { ok: true, status, polls, ms, assignedHub: typeof rs.assignedHub === 'string' ? rs.assignedHub : undefined, deviceId: typeof rs.deviceId === 'string' ? rs.deviceId : undefined };
   }
-  return { ok: false, status, polls, ms, errorKind: `status-${status ?? 'missing'}`, error: `the registration ended with status ${status ?? '(none)'}` };
+  // a failed registration says why in its state (errorCode, errorMessage): keep it for the report
+  const why = body?.registrationState?.errorCode !== undefined ? `: ${String(body.registrationState.errorCode)} ${String(body.registrationState.errorMessage ?? '').slice(0, 300)}` : '';
+  return { ok: false, status, polls, ms, errorKind: `status-${status ?? 'missing'}`, error: `the registration ended with status ${status ?? '(none)'}${why}` };
 }
 
 /** Whether an operation status means "poll again" (DPS: `assigning`). */

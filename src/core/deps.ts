@@ -25,6 +25,12 @@ export interface CoreSettings {
    * than a registration takes (webhook and hub calls); a claim of a node that stopped mid-attempt is taken over after it.
    */
   registrationLeaseSeconds: number;
+  /**
+   * Who holds the claims this core writes: the node (stable across restarts: its data directory's node id) and this
+   * start of it. A claim of the same node from an earlier start belongs to an attempt that died with it, so a device
+   * registering again after a crash is not made to wait out that lease (registration/claim.ts).
+   */
+  attemptHolder?: { readonly node: string; readonly boot: string };
   /** How long a TPM challenge (and the SAS signed with its key) is accepted, in seconds (default 300). */
   tpmChallengeTtlSeconds?: number;
 }

@@ -109,6 +109,8 @@ export interface RegistrationRecord {
    * ran out (its node stopped mid-attempt) may be taken over. Internal: never on the wire.
    */
   leaseExpiresUtc?: string;
+  /** While `status` is `assigning`: `{node}/{boot}` of the attempt's node (CoreSettings.attemptHolder). Internal. */
+  leaseHolder?: string;
   /** The certificate last issued to the device from its CSR (never the private key, which OpenDPS never sees). */
   issuedCertificate?: IssuedCertificateInfo;
 }

@@ -109,9 +109,12 @@ test('kill -9 during a burst: after restart no hub device is orphaned and every 
   await service.createOrUpdateEnrollmentGroup({ enrollmentGroupId: 'burst', attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: GROUP_KEY, secondaryKey: GROUP_KEY } } });
   const COUNT = 300;
   const ids = Array.from({ length: COUNT }, (_, i) => `burst-${i}`);
+  const failures: string[] = [];
   const fleet = (only: string[]): Promise<FleetReport> => runFleet({
     endpoint: { host: DPS, port: 443, idScope, ca }, protocol: 'https', count: only.length, concurrency: 24, timeoutMs: 15_000,
     device: (i) => ({ registrationId: only[i]!, credential: { kind: 'sas', key: deriveDeviceKey(GROUP_KEY, only[i]!) } }),
+    // what a failed device was told, for the assertion's message
+    onDevice: (r, i) => { if (!r.ok) failures.push(`${only[i]}: ${r.errorKind ?? r.status} ${(r.error ?? '').slice(0, 300)}`); },
   });
 
   // kill the process once the burst is well under way
@@ -157,7 +160,7 @@ test('kill -9 during a burst: after restart no hub device is orphaned and every 
 
   // the interrupted devices register again; in the end hub devices == assigned records == all devices
   const again = await fleet(ids);
-  assert.equal(again.assigned, COUNT, JSON.stringify(again.errors));
+  assert.equal(again.assigned, COUNT, `${JSON.stringify(again.errors)}: ${failures.join('; ')}`);
   const final = await hubDevices();
   assert.equal(final.size, COUNT);
   assert.deepEqual([...await assignedRecords()].sort(), [...final].sort());

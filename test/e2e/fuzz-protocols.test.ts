@@ -2,7 +2,7 @@
  * Connection-protocol garbage end to end (issue 15, docs/limits.md): a few thousand generated inputs per family
  * against a real `opendps serve` — MQTT (random bytes, malformed and truncated CONNECTs, packets before CONNECT,
  * oversized packets, bad credentials), AMQP (bad protocol headers, bad SASL in every order, oversized and truncated
- * frames, bounds after open, header then silence), WebSockets on 443 `/$iothub/websocket` (bad upgrades, bad
+ * frames, bounds after open, header then silence — on the DPS endpoint and on the built-in hub's AMQP port), WebSockets on 443 `/$iothub/websocket` (bad upgrades, bad
  * framing, oversized frames, MQTT and AMQP garbage inside good frames, upgrade then silence) and TLS (TCP silence,
  * stalled and garbage handshakes on every device port of the DPS endpoint and the hub).
  * Asserted per family: every connection is answered or closed by the server within its deadline (the server runs
@@ -218,7 +218,7 @@ const attach = (h: number) => amqpFrame(frames.attach({ name: `l${h}`, handle: h
 const plain = (user: string, password: string) => saslFrame(frames.sasl_init({ mechanism: 'PLAIN', initial_response: Buffer.from(`\0${user}\0${password}`) }));
 const rawFrame = (type: number, body: Buffer, doff = 2) => { const f = Buffer.alloc(8 + body.length); f.writeUInt32BE(f.length); f[4] = doff; f[5] = type; body.copy(f, 8); return f; };
 
-function amqpProbes(n: number): Probe[] {
+function amqpProbes(n: number, seedOffset = 2, host?: string): Probe[] {
   const transferMore = () => amqpFrame(frames.transfer({ handle: 0, delivery_id: 0, delivery_tag: Buffer.from('t'), message_format: 0, settled: false, more: true }), Buffer.alloc(60_000, 1));
   const arb: fc.Arbitrary<[string, Buffer[]]> = fc.oneof(
     w(4, bytes(1, 600).map((b) => ['random-bytes', [b]])),
@@ -248,7 +248,7 @@ function amqpProbes(n: number): Probe[] {
     w(1, fc.constant(0).map(() => ['endless-message', [AMQP_HEADER, open(), begin(), attach(0), ...Array.from({ length: 6 }, transferMore)]])),
     w(1, fc.constant(0).map(() => ['silence', []])),
   );
-  return sample(arb, n, 2).map(([kind, chunks]) => ({ family: 'amqp', kind, port: 5671, tls: true, chunks }));
+  return sample(arb, n, seedOffset).map(([kind, chunks]) => ({ family: host ? 'hub-amqp' : 'amqp', kind, port: 5671, tls: true, chunks, ...(host ? { host } : {}) }));
 }
 
 // ---- WebSockets on 443 ----
@@ -306,7 +306,8 @@ test('protocol garbage: every connection answered or closed in time, the server 
   const baseline = rssMiB(server.pid);
   console.log(`fuzz-protocols: server RSS at start ${baseline} MiB (bound ${RSS_BOUND_MIB} MiB after each family)`);
   const reports: Record<string, FamilyReport> = {};
-  for (const [name, probes] of [['mqtt', mqttProbes(1500)], ['amqp', amqpProbes(1500)], ['websocket', wsProbes(1000)], ['tls', tlsProbes(500)]] as const) {
+  // the built-in hub's AMQP endpoint (issue 16) takes the same garbage on its own address
+  for (const [name, probes] of [['mqtt', mqttProbes(1500)], ['amqp', amqpProbes(1500)], ['hub-amqp', amqpProbes(500, 5, HUB)], ['websocket', wsProbes(1000)], ['tls', tlsProbes(500)]] as const) {
     reports[name] = await runFamily(name, probes);
   }
   for (const r of Object.values(reports)) checkFamily(r);

@@ -12,10 +12,25 @@ export function isClaimLive(record: RegistrationRecord | undefined, now: Date): 
   return record?.status === 'assigning' && !!record.leaseExpiresUtc && Date.parse(record.leaseExpiresUtc) > now.getTime();
 }
 
+/** The `leaseHolder` of claims written by a core with these settings. */
+export const holderOf = (holder: { node: string; boot: string } | undefined): string | undefined => (holder ? `${holder.node}/${holder.boot}` : undefined);
+
+/**
+ * Whether another attempt may still be working on the record: a live claim — unless this very node wrote it in an
+ * earlier start (same node id, another boot id), whose attempt died with that process and will never finish.
+ */
+export function isClaimHeldElsewhere(record: RegistrationRecord | undefined, now: Date, self: { node: string; boot: string } | undefined): boolean {
+  if (!isClaimLive(record, now)) return false;
+  if (!self || !record!.leaseHolder) return true;
+  const slash = record!.leaseHolder.lastIndexOf('/');
+  const [node, boot] = [record!.leaseHolder.slice(0, slash), record!.leaseHolder.slice(slash + 1)];
+  return !(node === self.node && boot !== self.boot);
+}
+
 /** The record as a device or operator should see it: a claim whose lease ran out is an interrupted, failed attempt. */
 export function effectiveRecord(record: RegistrationRecord, now: Date): RegistrationRecord {
   if (record.status !== 'assigning' || isClaimLive(record, now)) return record;
-  const { leaseExpiresUtc: _lease, ...rest } = record;
+  const { leaseExpiresUtc: _lease, leaseHolder: _holder, ...rest } = record;
   return {
     ...rest, status: 'failed', errorCode: 500000,
     errorMessage: 'The registration was interrupted before it finished (the node handling it stopped); register again.',

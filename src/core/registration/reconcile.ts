@@ -14,7 +14,7 @@
 import { sameHost } from '../../common/host-names.js';
 import type { CoreDeps } from '../deps.js';
 import type { HubOutboxEntry } from '../model.js';
-import { isClaimLive } from './claim.js';
+import { isClaimHeldElsewhere } from './claim.js';
 import { authDigest } from './provision-hub-device.js';
 
 export interface ReconcileResult {
@@ -47,7 +47,7 @@ export async function reconcileHubDevices(deps: CoreDeps, opts: { limit?: number
 async function settle(deps: CoreDeps, e: HubOutboxEntry, now: Date): Promise<'deleted' | 'settled' | 'pending'> {
   const log = deps.logger.child({ registrationId: e.registrationId, hub: e.hubHostName, deviceId: e.deviceId });
   const record = await deps.store.registrations.get(e.idScope, e.registrationId);
-  if (isClaimLive(record, now)) return 'pending';
+  if (isClaimHeldElsewhere(record, now, deps.settings.attemptHolder)) return 'pending';
   const done = async (outcome: 'deleted' | 'settled') => { await deps.store.hubOutbox.delete(e.id); return outcome; };
   if (record?.status === 'assigned' && sameHost(record.assignedHub ?? '', e.hubHostName) && record.deviceId === e.deviceId) return done('settled');
   const hub = (await deps.store.linkedHubs.list(e.idScope)).find((h) => sameHost(h.hostName, e.hubHostName));

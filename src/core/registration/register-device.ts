@@ -22,7 +22,7 @@ import type { LinkedHub, OperationRecord, RegistrationRecord } from '../model.js
 import type { Logger } from '../ports.js';
 import { sameHost } from '../../common/host-names.js';
 import { authenticate, isEnabled } from './authenticate.js';
-import { isClaimLive } from './claim.js';
+import { holderOf, isClaimHeldElsewhere } from './claim.js';
 import { deviceIdFor, provisionHubDevice, settleOutbox, undoCreate, type HubPlacement } from './provision-hub-device.js';
 
 /** A device this attempt created, and the outbox entry that remembers it until the record owns it. */
@@ -163,7 +163,7 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
   const attested = await authenticate(deps, req);
   const idScope = attested.instance.idScope;
   const previous = await deps.store.registrations.get(idScope, req.registrationId);
-  if (isClaimLive(previous, deps.clock.now())) return followRecord(deps, req, log, 'registration in progress on another attempt; the operation follows it');
+  if (isClaimHeldElsewhere(previous, deps.clock.now(), deps.settings.attemptHolder)) return followRecord(deps, req, log, 'registration in progress on another attempt; the operation follows it');
   const record = baseRecord(deps, attested, previous);
   const current = currentAssignment(previous);
   // a record that is disabled, failed or claimed keeps the device's last assignment: it is still on that hub
@@ -183,7 +183,8 @@ export async function registerDevice(deps: CoreDeps, req: RegisterRequest): Prom
 
   // claim: compare-and-set against the record this attempt decided from; losing means another attempt runs
   const lease = new Date(deps.clock.now().getTime() + deps.settings.registrationLeaseSeconds * 1000).toISOString();
-  const claim: RegistrationRecord = { ...record, ...kept, status: 'assigning', etag: newEtag(deps.ids.uuid()), leaseExpiresUtc: lease };
+  const holder = holderOf(deps.settings.attemptHolder);
+  const claim: RegistrationRecord = { ...record, ...kept, status: 'assigning', etag: newEtag(deps.ids.uuid()), leaseExpiresUtc: lease, ...(holder ? { leaseHolder: holder } : {}) };
   if (!(await deps.store.registrations.put(idScope, claim, previous ? previous.etag : null))) {
     return followRecord(deps, req, log, 'concurrent registration of this device claimed the record first; the operation follows it');
   }

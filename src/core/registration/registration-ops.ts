@@ -13,7 +13,7 @@ import { effectiveRecord } from './claim.js';
 
 /** DeviceRegistrationState (service API shape). */
 export function toServiceState(r: RegistrationRecord): Record<string, unknown> {
-  const { attestationType: _a, enrollmentGroupId: _g, x509: _x, leaseExpiresUtc: _l, ...rest } = r;
+  const { attestationType: _a, enrollmentGroupId: _g, x509: _x, leaseExpiresUtc: _l, leaseHolder: _h, ...rest } = r;
   return rest;
 }
 
