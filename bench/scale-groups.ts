@@ -4,14 +4,17 @@
  * 127.0.44.2 (hub), creates that many symmetric-key groups and that many X.509 groups through the service API, then
  * registers devices of the LAST-created group of each kind over HTTPS, each device on a new TLS connection, one at a
  * time (concurrency 1: the figure is one registration's cost, not throughput):
- * - symmetric key, first registration: the registration ID is new to the node, so groups are tried (primary keys
- *   first) until one verifies — this walk is what grows with the count;
+ * - symmetric key, first registration, IDs named like their group-mates (`sym-dev-N`): the group that admitted an
+ *   earlier device with the same ID prefix is tried first;
+ * - symmetric key, first registration, unrelated IDs (UUIDs): nothing hints at the group, so the groups are tried
+ *   (primary keys first) until one verifies — this walk is what grows with the count;
  * - symmetric key, re-registration: the same devices again; the group that admitted the ID is tried first;
  * - X.509, first registration: candidate groups come from the chain's issuer name, so no walk at all.
  * Also walks the group list (`POST /enrollmentGroups/query`, 50 a page, as the console) and prints the first and last
  * page's time. Prints p50/p95 per case and the ratio of each p50 to the one-group p50. Asserts nothing.
  * Run: node --import tsx bench/scale-groups.ts [--groups 1,1000,10000] [--devices 100]   (root: port 443)
  */
+import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { Agent, request } from 'node:https';
 import { parseArgs } from 'node:util';
@@ -28,7 +31,7 @@ const DPS = '127.0.44.1';
 const HUB = '127.0.44.2';
 
 interface ListTiming { pages: number; firstMs: number; lastMs: number; totalMs: number }
-interface Row { groups: number; symFirst: FleetReport; symAgain: FleetReport; x509: FleetReport; setupSeconds: number; list: ListTiming }
+interface Row { groups: number; symFirst: FleetReport; symUnrelated: FleetReport; symAgain: FleetReport; x509: FleetReport; setupSeconds: number; list: ListTiming }
 
 /** Walks `POST /enrollmentGroups/query` with continuation tokens, 50 a page (the console's page size). */
 async function walkGroups(ca: Buffer, serviceConnectionString: string): Promise<ListTiming> {
@@ -110,9 +113,13 @@ async function measure(groups: number): Promise<Row> {
     // warm-up (JIT, SQLite pages, TLS session code), not reported
     await runFleet({ endpoint, protocol: 'https', count: 10, concurrency: 1, device: (i) => ({ ...symDevice(i), registrationId: `warm-${i}`, credential: { kind: 'sas', key: deriveDeviceKey(lastKey, `warm-${i}`) } }) });
     const symFirst = await runFleet({ endpoint, protocol: 'https', count: devices, concurrency: 1, device: symDevice });
+    // IDs that share no prefix with any device admitted before (UUIDs): no hint applies, the groups are walked
+    const unrelated = Array.from({ length: devices }, () => randomUUID());
+    const symUnrelated = await runFleet({ endpoint, protocol: 'https', count: devices, concurrency: 1,
+      device: (i) => ({ registrationId: unrelated[i]!, credential: { kind: 'sas', key: deriveDeviceKey(lastKey, unrelated[i]!) } }) });
     const symAgain = await runFleet({ endpoint, protocol: 'https', count: devices, concurrency: 1, device: symDevice });
     const x509 = await runFleet({ endpoint, protocol: 'https', count: devices, concurrency: 1, device: x509Device });
-    return { groups, symFirst, symAgain, x509, setupSeconds, list };
+    return { groups, symFirst, symUnrelated, symAgain, x509, setupSeconds, list };
   } finally {
     await server.stop();
   }
@@ -124,15 +131,15 @@ for (const n of counts) {
   const row = await measure(n);
   rows.push(row);
   const errs = (r: FleetReport) => (r.failed ? ` (${r.failed} failed: ${JSON.stringify(r.errors)})` : '');
-  console.log(`${n} groups of each kind (set up in ${row.setupSeconds.toFixed(0)} s): symmetric first p50 ${row.symFirst.latencyMs.p50.toFixed(1)} ms${errs(row.symFirst)}, again ${row.symAgain.latencyMs.p50.toFixed(1)} ms${errs(row.symAgain)}, X.509 ${row.x509.latencyMs.p50.toFixed(1)} ms${errs(row.x509)}`);
+  console.log(`${n} groups of each kind (set up in ${row.setupSeconds.toFixed(0)} s): symmetric first p50 ${row.symFirst.latencyMs.p50.toFixed(1)} ms${errs(row.symFirst)}, unrelated IDs ${row.symUnrelated.latencyMs.p50.toFixed(1)} ms${errs(row.symUnrelated)}, again ${row.symAgain.latencyMs.p50.toFixed(1)} ms${errs(row.symAgain)}, X.509 ${row.x509.latencyMs.p50.toFixed(1)} ms${errs(row.x509)}`);
 }
 const base = rows[0]!;
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
-console.log('\n| groups (each kind) | symmetric, first registration p50 / p95 ms | ×1 group | symmetric, re-registration p50 / p95 ms | ×1 group | X.509 p50 / p95 ms | ×1 group |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('\n| groups (each kind) | symmetric, first registration, IDs named like their group-mates p50 / p95 ms | ×1 group | symmetric, first registration, unrelated IDs p50 / p95 ms | ×1 group | symmetric, re-registration p50 / p95 ms | ×1 group | X.509 p50 / p95 ms | ×1 group |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const cell = (f: FleetReport) => `${f.latencyMs.p50.toFixed(1)} / ${f.latencyMs.p95.toFixed(1)}`;
-  console.log(`| ${r.groups} | ${cell(r.symFirst)} | ${ratio(r.symFirst.latencyMs.p50, base.symFirst.latencyMs.p50)} | ${cell(r.symAgain)} | ${ratio(r.symAgain.latencyMs.p50, base.symAgain.latencyMs.p50)} | ${cell(r.x509)} | ${ratio(r.x509.latencyMs.p50, base.x509.latencyMs.p50)} |`);
+  console.log(`| ${r.groups} | ${cell(r.symFirst)} | ${ratio(r.symFirst.latencyMs.p50, base.symFirst.latencyMs.p50)} | ${cell(r.symUnrelated)} | ${ratio(r.symUnrelated.latencyMs.p50, base.symUnrelated.latencyMs.p50)} | ${cell(r.symAgain)} | ${ratio(r.symAgain.latencyMs.p50, base.symAgain.latencyMs.p50)} | ${cell(r.x509)} | ${ratio(r.x509.latencyMs.p50, base.x509.latencyMs.p50)} |`);
 }
 console.log('\n| groups (each kind) | list pages of 50 | first page ms | last page ms | whole walk ms |');
 console.log('|---|---|---|---|---|');

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { deriveDeviceKey, parseSas } from '../../src/common/sas.js';
-import { matchGroupKey, symmetricGroupIndex, x509Candidates, x509GroupIndex, GroupHints } from '../../src/core/attestation/group-index.js';
+import { idPrefixes, matchGroupKey, symmetricGroupIndex, x509Candidates, x509GroupIndex, GroupHints } from '../../src/core/attestation/group-index.js';
 import type { EnrollmentGroup } from '../../src/core/model.js';
 import { issueCertificate } from '../../src/tls/local-ca.js';
 import { deviceSas, ID_SCOPE } from '../helpers/core-fixture.js';
@@ -41,10 +41,31 @@ test('symmetric keys: the last of 2,000 groups is found with its primary and its
 test('symmetric keys: a hinted group is tried first (one try); a stale hint falls back to the walk', () => {
   const index = symmetricGroupIndex(groups);
   assert.equal(symmetricGroupIndex(groups), index, 'built once per list');
-  assert.deepEqual(matchGroupKey(index, tokenFor('dev-5', keyOf(1500, 1)), 'dev-5', 'g1500').tried, 1);
-  const stale = matchGroupKey(index, tokenFor('dev-5', keyOf(1500, 1)), 'dev-5', 'g3');
+  assert.deepEqual(matchGroupKey(index, tokenFor('dev-5', keyOf(1500, 1)), 'dev-5', ['g1500']).tried, 1);
+  assert.deepEqual(matchGroupKey(index, tokenFor('dev-5', keyOf(1500, 1)), 'dev-5', [undefined, 'g7', 'g1500']).tried, 2, 'hints in order');
+  const stale = matchGroupKey(index, tokenFor('dev-5', keyOf(1500, 1)), 'dev-5', ['g3']);
   assert.equal(stale.match?.group.enrollmentGroupId, 'g1500');
-  assert.equal(matchGroupKey(index, tokenFor('dev-5', keyOf(1500, 1)), 'dev-5', 'no-such-group').match?.group.enrollmentGroupId, 'g1500');
+  assert.equal(matchGroupKey(index, tokenFor('dev-5', keyOf(1500, 1)), 'dev-5', ['no-such-group']).match?.group.enrollmentGroupId, 'g1500');
+});
+
+test('ID prefixes: up to each separator and without trailing digits, longest first, at most four', () => {
+  assert.deepEqual(idPrefixes('tenant-a-sensor-0042'), ['tenant-a-sensor-', 'tenant-a-', 'tenant-']);
+  assert.deepEqual(idPrefixes('plant7dev0042'), ['plant7dev']);
+  assert.deepEqual(idPrefixes('a.b_c:d-e/f-1'), ['a.b_c:d-e/f-', 'a.b_c:d-e/', 'a.b_c:d-', 'a.b_c:']);
+  assert.deepEqual(idPrefixes('12345'), []);
+  assert.deepEqual(idPrefixes('device'), []);
+});
+
+test('a first registration finds its group through a device of the same prefix (one try), and never through a wrong one', () => {
+  const index = symmetricGroupIndex(groups);
+  const hints = new GroupHints();
+  hints.remember(ID_SCOPE, 'acme-meter-0001', 'g1800');
+  assert.deepEqual(hints.byPrefixOf(ID_SCOPE, 'acme-meter-0002'), ['g1800', 'g1800']);
+  const first = matchGroupKey(index, tokenFor('acme-meter-0002', keyOf(1800, 1)), 'acme-meter-0002', hints.byPrefixOf(ID_SCOPE, 'acme-meter-0002'));
+  assert.deepEqual([first.match?.group.enrollmentGroupId, first.tried], ['g1800', 1]);
+  // a device of another group with the same prefix: the hint fails its HMAC, the walk finds the right group
+  const other = matchGroupKey(index, tokenFor('acme-meter-0003', keyOf(42, 1)), 'acme-meter-0003', hints.byPrefixOf(ID_SCOPE, 'acme-meter-0003'));
+  assert.equal(other.match?.group.enrollmentGroupId, 'g42');
 });
 
 test('group hints are bounded: the oldest entry goes first', () => {

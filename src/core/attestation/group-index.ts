@@ -5,8 +5,10 @@
  * - symmetric key: a group member's token is signed with HMAC(HMAC(groupKey, registrationId), sr\nse)
  *   (attestation.md §1.3). The index holds each group's keys decoded once; the group this node last admitted the
  *   registration ID with (or the one its registration record names) is tried first, so a re-registration costs one
- *   group's HMACs whatever the number of groups. A first registration still has to try the groups — only the primary
- *   keys first (what devices sign with), then the secondaries, two HMACs per key and a constant-time compare.
+ *   group's HMACs whatever the number of groups; so is the group that admitted devices whose IDs share a prefix with
+ *   this one (fleets name devices by customer or product). Otherwise a first registration has to try the groups —
+ *   only the primary keys first (what devices sign with), then the secondaries, two HMACs per key and a
+ *   constant-time compare.
  * - X.509: a chain can only reach a group's signing certificate through a certificate whose issuer (or, for a
  *   presented intermediate, subject) is that certificate's subject, so groups are found by subject name in a map;
  *   groups that reference CA certificates by name (`caReferences`) are few and still tried one by one.
@@ -56,10 +58,10 @@ export interface GroupKeyMatch {
 const hmac = (key: Buffer, message: Buffer | string): Buffer => createHmac('sha256', key).update(message).digest();
 
 /**
- * The group whose derived key signed the token: `hint` first (a group id), then every group's primary key, then every
- * secondary. Returns how many groups were tried too (for the refusal's reason).
+ * The group whose derived key signed the token: the `hints` first (group ids, in order), then every group's primary
+ * key, then every secondary. Returns how many groups were tried too (for the refusal's reason).
  */
-export function matchGroupKey(index: SymmetricGroupIndex, token: SasToken, registrationId: string, hint?: string): { match?: GroupKeyMatch; tried: number } {
+export function matchGroupKey(index: SymmetricGroupIndex, token: SasToken, registrationId: string, hints: readonly (string | undefined)[] = []): { match?: GroupKeyMatch; tried: number } {
   const signed = Buffer.from(`${token.rawResource}\n${token.rawExpiry ?? token.expiry}`, 'utf8');
   const verifies = (groupKey: Buffer): boolean => {
     const expected = hmac(hmac(groupKey, registrationId), signed);
@@ -69,30 +71,65 @@ export function matchGroupKey(index: SymmetricGroupIndex, token: SasToken, regis
     group: k.group,
     deviceKeys: { primaryKey: hmac(k.primary, registrationId).toString('base64'), secondaryKey: hmac(k.secondary, registrationId).toString('base64') },
   });
-  const hinted = hint !== undefined ? index.byId.get(hint) : undefined;
-  if (hinted && (verifies(hinted.primary) || verifies(hinted.secondary))) return { match: found(hinted), tried: 1 };
-  for (const k of index.ordered) if (k !== hinted && verifies(k.primary)) return { match: found(k), tried: index.size };
-  for (const k of index.ordered) if (k !== hinted && !k.secondary.equals(k.primary) && verifies(k.secondary)) return { match: found(k), tried: index.size };
+  const hinted = new Set<KeyedGroup>();
+  for (const id of hints) {
+    const k = id !== undefined ? index.byId.get(id) : undefined;
+    if (!k || hinted.has(k)) continue;
+    hinted.add(k);
+    if (verifies(k.primary) || verifies(k.secondary)) return { match: found(k), tried: hinted.size };
+  }
+  for (const k of index.ordered) if (!hinted.has(k) && verifies(k.primary)) return { match: found(k), tried: index.size };
+  for (const k of index.ordered) if (!hinted.has(k) && !k.secondary.equals(k.primary) && verifies(k.secondary)) return { match: found(k), tried: index.size };
   return { tried: index.size };
 }
 
 /**
- * Which group admitted which registration ID on this node, most recent last: the first guess on re-registration.
- * Only a hint — the group's current keys are still checked — so it needs no invalidation; bounded by `max` entries.
+ * The prefixes of a registration ID that fleets name their devices by, longest first: up to each separator (`-`, `_`,
+ * `.`, `:`, `/`), and the ID without its trailing digits (`tenant-a-sensor-0042` → `tenant-a-sensor-`, `tenant-a-`,
+ * `tenant-`; `plant7dev0042` → `plant7dev`). At most four.
+ */
+export function idPrefixes(registrationId: string): string[] {
+  const out = new Set<string>();
+  const digits = /\d+$/.exec(registrationId);
+  if (digits && digits.index > 0) out.add(registrationId.slice(0, digits.index));
+  for (let i = registrationId.length - 2; i > 0 && out.size < 4; i--) {
+    if ('-_.:/'.includes(registrationId[i]!)) out.add(registrationId.slice(0, i + 1));
+  }
+  return [...out].sort((a, b) => b.length - a.length).slice(0, 4);
+}
+
+/**
+ * Which group admitted which registration ID on this node, and which group last admitted a device whose ID starts with
+ * a given prefix (`idPrefixes`): the first guesses for a device's group. A re-registration finds its group by ID; a
+ * device registering for the first time finds it by the group its ID-mates belong to, when the fleet names devices by
+ * customer or product. Only hints — the group's current keys are always checked — so they need no invalidation; each
+ * map is bounded by `max` entries, the oldest going first.
  */
 export class GroupHints {
-  private readonly map = new Map<string, string>();
+  private readonly byId = new Map<string, string>();
+  private readonly byPrefix = new Map<string, string>();
   constructor(private readonly max = 100_000) {}
 
   get(idScope: string, registrationId: string): string | undefined {
-    return this.map.get(`${idScope.toLowerCase()}/${registrationId}`);
+    return this.byId.get(`${idScope.toLowerCase()}/${registrationId}`);
+  }
+
+  /** Groups that admitted devices sharing a prefix with this ID, longest prefix first. */
+  byPrefixOf(idScope: string, registrationId: string): string[] {
+    const scope = idScope.toLowerCase();
+    return idPrefixes(registrationId).map((p) => this.byPrefix.get(`${scope}/${p}`)).filter((g): g is string => g !== undefined);
   }
 
   remember(idScope: string, registrationId: string, groupId: string): void {
-    const key = `${idScope.toLowerCase()}/${registrationId}`;
-    this.map.delete(key);
-    this.map.set(key, groupId);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+    const scope = idScope.toLowerCase();
+    this.put(this.byId, `${scope}/${registrationId}`, groupId);
+    for (const p of idPrefixes(registrationId)) this.put(this.byPrefix, `${scope}/${p}`, groupId);
+  }
+
+  private put(map: Map<string, string>, key: string, groupId: string): void {
+    map.delete(key);
+    map.set(key, groupId);
+    if (map.size > this.max) map.delete(map.keys().next().value as string);
   }
 }
 

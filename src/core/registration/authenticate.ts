@@ -51,7 +51,8 @@ export async function authenticateSymmetricKey(
     // another node admitted it, or this one restarted: the registration record names its group (one keyed read)
     hint = (await deps.store.registrations.get(instance.idScope, req.registrationId))?.enrollmentGroupId;
   }
-  const { match, tried } = matchGroupKey(index, token, req.registrationId, hint);
+  // then the groups of devices whose IDs share a prefix with this one (a device's first registration)
+  const { match, tried } = matchGroupKey(index, token, req.registrationId, [hint, ...hints.byPrefixOf(instance.idScope, req.registrationId)]);
   if (match) {
     hints.remember(instance.idScope, req.registrationId, match.group.enrollmentGroupId);
     return {
