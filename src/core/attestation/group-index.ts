@@ -63,23 +63,39 @@ const hmac = (key: Buffer, message: Buffer | string): Buffer => createHmac('sha2
  */
 export function matchGroupKey(index: SymmetricGroupIndex, token: SasToken, registrationId: string, hints: readonly (string | undefined)[] = []): { match?: GroupKeyMatch; tried: number } {
   const signed = Buffer.from(`${token.rawResource}\n${token.rawExpiry ?? token.expiry}`, 'utf8');
-  const verifies = (groupKey: Buffer): boolean => {
-    const expected = hmac(hmac(groupKey, registrationId), signed);
-    return expected.length === token.signature.length && timingSafeEqual(expected, token.signature);
+  /** The device key derived from `groupKey` when it signed the token (kept: the answer needs it), else undefined. */
+  const verifies = (groupKey: Buffer): Buffer | undefined => {
+    const derived = hmac(groupKey, registrationId);
+    const expected = hmac(derived, signed);
+    return expected.length === token.signature.length && timingSafeEqual(expected, token.signature) ? derived : undefined;
   };
-  const found = (k: KeyedGroup): GroupKeyMatch => ({
-    group: k.group,
-    deviceKeys: { primaryKey: hmac(k.primary, registrationId).toString('base64'), secondaryKey: hmac(k.secondary, registrationId).toString('base64') },
-  });
+  const found = (k: KeyedGroup, slot: 'primary' | 'secondary', derived: Buffer): GroupKeyMatch => {
+    const other = hmac(slot === 'primary' ? k.secondary : k.primary, registrationId).toString('base64');
+    const mine = derived.toString('base64');
+    return { group: k.group, deviceKeys: slot === 'primary' ? { primaryKey: mine, secondaryKey: other } : { primaryKey: other, secondaryKey: mine } };
+  };
+  const tryGroup = (k: KeyedGroup, slots: readonly ('primary' | 'secondary')[]): GroupKeyMatch | undefined => {
+    for (const slot of slots) {
+      if (slot === 'secondary' && k.secondary.equals(k.primary)) continue;
+      const derived = verifies(k[slot]);
+      if (derived) return found(k, slot, derived);
+    }
+    return undefined;
+  };
   const hinted = new Set<KeyedGroup>();
   for (const id of hints) {
     const k = id !== undefined ? index.byId.get(id) : undefined;
     if (!k || hinted.has(k)) continue;
     hinted.add(k);
-    if (verifies(k.primary) || verifies(k.secondary)) return { match: found(k), tried: hinted.size };
+    const match = tryGroup(k, ['primary', 'secondary']);
+    if (match) return { match, tried: hinted.size };
   }
-  for (const k of index.ordered) if (!hinted.has(k) && verifies(k.primary)) return { match: found(k), tried: index.size };
-  for (const k of index.ordered) if (!hinted.has(k) && !k.secondary.equals(k.primary) && verifies(k.secondary)) return { match: found(k), tried: index.size };
+  for (const slot of ['primary', 'secondary'] as const) {
+    for (const k of index.ordered) {
+      const match = hinted.has(k) ? undefined : tryGroup(k, [slot]);
+      if (match) return { match, tried: index.size };
+    }
+  }
   return { tried: index.size };
 }
 

@@ -54,7 +54,8 @@ export async function authenticateSymmetricKey(
   // then the groups of devices whose IDs share a prefix with this one (a device's first registration)
   const { match, tried } = matchGroupKey(index, token, req.registrationId, [hint, ...hints.byPrefixOf(instance.idScope, req.registrationId)]);
   if (match) {
-    hints.remember(instance.idScope, req.registrationId, match.group.enrollmentGroupId);
+    // polls and re-registrations found it by its own hint: nothing new to remember
+    if (hint !== match.group.enrollmentGroupId) hints.remember(instance.idScope, req.registrationId, match.group.enrollmentGroupId);
     return {
       instance, registrationId: req.registrationId,
       enrollment: { kind: 'group', record: match.group },
