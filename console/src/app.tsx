@@ -1,6 +1,6 @@
 /** Sign-in gate, navigation and the route table (preact-iso's router). */
 import { useState } from 'preact/hooks';
-import { ErrorBoundary, LocationProvider, Route, Router } from 'preact-iso';
+import { ErrorBoundary, LocationProvider, Route, Router, useLocation } from 'preact-iso';
 import { Api, ApiError, parseConnectionString } from './api';
 import { ErrorBox } from './components';
 import { clear, remember, restore, SessionContext, type Session } from './session';
@@ -62,14 +62,23 @@ const NAV: Array<[string, string]> = [
   ['/linked-hubs', 'Linked hubs & allocation'], ['/certificates', 'Certificates'], ['/credential-policies', 'Credential policies'], ['/hubs', 'Hub explorer'],
 ];
 
+/** Whether a nav entry is the page shown (its own path or one below it; the overview only at the root). */
+function isCurrent(path: string, entry: string): boolean {
+  const at = path.replace(/\/+$/, '');
+  return entry === '' ? at === BASE || at === '' : at === `${BASE}${entry}` || at.startsWith(`${BASE}${entry}/`);
+}
+
 function Shell({ session }: { session: Session }) {
+  const { path } = useLocation();
   return (
     <SessionContext.Provider value={session}>
       <div class="shell">
         <nav>
           <div class="brand">OpenDPS</div>
           <div class="host">{session.api.credentials.hostName}</div>
-          <ul>{NAV.map(([path, label]) => <li key={path}><a href={`${BASE}${path || '/'}`}>{label}</a></li>)}</ul>
+          <ul>{NAV.map(([entry, label]) => (
+            <li key={entry}><a href={`${BASE}${entry || '/'}`} aria-current={isCurrent(path, entry) ? 'page' : undefined}>{label}</a></li>
+          ))}</ul>
           <button type="button" class="signout" onClick={session.signOut}>Sign out</button>
         </nav>
         <main>

@@ -275,6 +275,8 @@ describe('web console in Chromium', { skip: haveChromium ? false : `${CHROMIUM} 
     await shot('15-group-x509-new');
     await page.click('form.editor button[type=submit]');
     await page.waitForURL(`**/console/groups/${groupId}`);
+    // the sidebar marks the section of a deep page (a group's own page: Enrollment groups)
+    assert.equal(await page.getAttribute('nav a[aria-current=page]', 'href'), '/console/groups');
     // the server parsed the uploaded certificate: its subject and thumbprint show on the group's page
     await page.waitForSelector('dd[data-key=Subject]:has-text("CN=console-x509-signer")');
     const thumbprint = new X509Certificate(ca.certPem).fingerprint.replace(/:/g, '');
@@ -334,6 +336,7 @@ describe('web console in Chromium', { skip: haveChromium ? false : `${CHROMIUM} 
       await page.click('nav >> text=Credential policies');
       await page.waitForURL('**/console/credential-policies');
       await page.waitForSelector('[data-page=credential-policies] >> text=No credential policy.');
+      assert.equal(await page.innerText('nav a[aria-current=page]'), 'Credential policies', 'the sidebar marks the page shown');
       await shot('20-credential-policies-empty');
 
       // create one through the form: its own intermediate CA, 7 days, ECDSA P-384 and RSA 2048 CSRs

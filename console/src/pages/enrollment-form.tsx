@@ -44,6 +44,8 @@ function CertInfo({ cert }: { cert?: X509WithInfo }) {
 export function EnrollmentForm({ kind, existing, onSaved }: { kind: Kind; existing?: Enrollment; onSaved(e: Enrollment): void }) {
   const api = useApi();
   const hubs = useLoad(() => api.get<{ value: LinkedHub[] }>('/opendps/linkedHubs').then((r) => r.value), [api]);
+  // the policies to pick from (the field stays free text: a record may keep the name of a deleted policy)
+  const policies = useLoad(() => api.get<{ value: Array<{ name: string }> }>('/opendps/credentialPolicies').then((r) => r.value.map((p) => p.name)), [api]);
   const e = existing;
   const [id, setId] = useState((kind === 'individual' ? e?.registrationId : e?.enrollmentGroupId) ?? '');
   const [type, setType] = useState<Attestation['type']>(e?.attestation.type ?? 'symmetricKey');
@@ -167,7 +169,8 @@ export function EnrollmentForm({ kind, existing, onSaved }: { kind: Kind; existi
         <FieldError error={error} field="initialTwin" />
       </label>
       <label>Credential policy (issues a certificate to devices that send a CSR)
-        <input name="credentialPolicyName" value={credentialPolicy} placeholder="none" onInput={(x) => setCredentialPolicy(x.currentTarget.value)} />
+        <input name="credentialPolicyName" list="credential-policy-names" value={credentialPolicy} placeholder="none" onInput={(x) => setCredentialPolicy(x.currentTarget.value)} />
+        <datalist id="credential-policy-names">{(policies.data ?? []).map((n) => <option key={n} value={n} />)}</datalist>
         <FieldError error={error} field="credentialPolicyName" />
       </label>
       <fieldset>
