@@ -32,6 +32,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Core } from '../../core/operations.js';
 import { deviceEndpoint, type DeviceEndpointOptions } from '../../device-api/endpoint-options.js';
 import { AMQP_GUARD_DEFAULTS, AmqpFrameGuard, type AmqpGuardOptions } from '../../transport/amqp/frame-guard.js';
+import { answerAttach, remoteAddress } from '../../transport/amqp/links.js';
 import { tpmChallenge } from '../../device-api/requests.js';
 import { addressKey, parseLinkAddress } from './address.js';
 import { requestSession, type ConnectionIdentity } from './authenticate.js';
@@ -60,23 +61,6 @@ export const LINK_CREDIT = 2;
 function linkKey(address: string): string {
   const parsed = parseLinkAddress(address);
   return parsed ? addressKey(parsed) : address;
-}
-
-/**
- * What every attach answer carries besides the echoed terminus (issue 20, docs/sdk-requirements.md): the largest
- * message we take (the frame guard's bound). The C SDK's uamqp reads `max-message-size` from the peer's attach and logs
- * "Could not retrieve peer_max_message_size from attach frame" without it; Azure sends it. rhea itself puts
- * `initial-delivery-count` 0 on the attach of every sender.
- */
-function answerAttach(link: Sender | Receiver, maxMessageBytes: number): void {
-  (link as unknown as { local: { attach: { max_message_size?: number } } }).local.attach.max_message_size = maxMessageBytes;
-}
-
-/** The address of the client's end of a link: the source it reads from, or the target it writes to. */
-function remoteAddress(link: Sender | Receiver, end: 'source' | 'target'): string | undefined {
-  const attach = (link as unknown as { remote?: { attach?: Record<string, { address?: unknown } | undefined> } }).remote?.attach;
-  const address = attach?.[end]?.address;
-  return typeof address === 'string' ? address : undefined;
 }
 
 export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, socket: TLSSocket) => void {

@@ -33,6 +33,7 @@ import type { Logger } from '../../common/logger.js';
 import type { SharedAccessPolicy } from '../../common/sas.js';
 import type { Duplex } from 'node:stream';
 import { AmqpFrameGuard, type AmqpGuardOptions } from '../../transport/amqp/frame-guard.js';
+import { answerAttach, remoteAddress } from '../../transport/amqp/links.js';
 import { authenticateDeviceCertificate } from '../device-auth.js';
 import type { Hub } from '../hub.js';
 import { parseHubAddress, type DeviceLinkKind, type HubAddress } from './addresses.js';
@@ -57,16 +58,7 @@ type LinkRole = { address: HubAddress; channel?: AmqpDeviceChannel };
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function remoteAddress(link: Sender | Receiver, end: 'source' | 'target'): string | undefined {
-  const attach = (link as unknown as { remote?: { attach?: Record<string, { address?: unknown } | undefined> } }).remote?.attach;
-  const address = attach?.[end]?.address;
-  return typeof address === 'string' ? address : undefined;
-}
 
-/** Every attach answer carries the largest message we take (the C SDK's uamqp logs its absence; Azure sends it). */
-function answerAttach(link: Sender | Receiver, maxMessageBytes: number): void {
-  (link as unknown as { local: { attach: { max_message_size?: number } } }).local.attach.max_message_size = maxMessageBytes;
-}
 
 function thumbprintsOf(cert: X509Certificate): string[] {
   return [cert.fingerprint, cert.fingerprint256].map((f) => f.replace(/:/g, '').toLowerCase());
