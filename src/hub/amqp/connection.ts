@@ -58,8 +58,6 @@ type LinkRole = { address: HubAddress; channel?: AmqpDeviceChannel };
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-
-
 function thumbprintsOf(cert: X509Certificate): string[] {
   return [cert.fingerprint, cert.fingerprint256].map((f) => f.replace(/:/g, '').toLowerCase());
 }
