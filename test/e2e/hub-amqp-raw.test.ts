@@ -194,7 +194,7 @@ before(async () => {
   server = await startServe(serveArgs(testTmpDir('e2e-hubamqpraw'), DPS, [HUB]));
   hubCs = server.connection.hubs[0]!.connectionString;
   registry = Registry.fromConnectionString(hubCs);
-  for (const [deviceId, key] of [['raw-a', KEY_A], ['raw-b', KEY_B], ['raw-c', KEY_A], ['raw-java', KEY_A], ['raw-twin', KEY_A], ['raw-method', KEY_A], ['raw-c2d', KEY_A]] as const) {
+  for (const [deviceId, key] of [['raw-a', KEY_A], ['raw-b', KEY_B], ['raw-c', KEY_A], ['raw-java', KEY_A], ['raw-twin', KEY_A], ['raw-method', KEY_A], ['raw-c2d', KEY_A], ['raw-renew', KEY_A], ['raw-expire', KEY_A]] as const) {
     await registry.create({ deviceId, authentication: { symmetricKey: { primaryKey: key, secondaryKey: key } } });
   }
   const container = rhea.create_container();
@@ -245,6 +245,53 @@ describe('hub AMQP on the wire', () => {
     assert.equal(host?.condition, 'amqp:not-found');
     const service = await detachError(conn.open_sender({ target: { address: '/messages/devicebound' } }));
     assert.equal(service?.condition, 'amqp:unauthorized-access', 'a device token does not open the service links');
+  });
+});
+
+describe('CBS token lifetime', () => {
+  /** A connection of its own with CBS links, a put-token helper on it, and a device token expiring in `seconds`. */
+  async function session() {
+    const c = await connect('ANONYMOUS');
+    const sender = (await attach(c.open_sender({ target: { address: '$cbs' } }))).link;
+    const receiver = (await attach(c.open_receiver({ source: { address: '$cbs' } }))).link;
+    const put = async (deviceId: string, seconds: number): Promise<{ status: number; expiresAtMs: number }> => {
+      const expiry = Math.floor(Date.now() / 1000) + seconds;
+      const id = `put-${randomUUID()}`;
+      const answer = nextMessage(receiver, 'put-token answer');
+      sender.send({ message_id: id, to: '$cbs', reply_to: 'cbs', application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: `${HUB}/devices/${deviceId}` },
+        body: createSas({ resource: `${HUB}/devices/${deviceId}`, key: KEY_A, expiry, encodeResource: true }) });
+      return { status: (await answer).message!.application_properties!['status-code'], expiresAtMs: expiry * 1000 };
+    };
+    return { c, put };
+  }
+
+  test('a token renewed before it expires keeps the device\'s links open past the first expiry', async () => {
+    const { c, put } = await session();
+    const first = await put('raw-renew', 2);
+    assert.equal(first.status, 200);
+    const { link, error } = await attach(c.open_sender({ target: { address: '/devices/raw-renew/messages/events' } }));
+    assert.equal(error, undefined);
+    assert.equal((await put('raw-renew', 600)).status, 200, 'the renewal (a new put-token for the same audience)');
+    // the first token's expiry is the condition awaited here: past it (bounded), the link still takes messages
+    await withDeadline(new Promise<void>((resolve) => { const tick = () => (Date.now() > first.expiresAtMs + 500 ? resolve() : setTimeout(tick, 100)); tick(); }), 'the first expiry', 5_000);
+    assert.equal(link.is_open(), true, 'still attached after the first token expired');
+    const accepted = withDeadline(new Promise((r) => link.once('accepted', r)), 'accepted');
+    link.send({ message_id: 'after-renewal', body: rhea.message.data_section(Buffer.from('still here')) });
+    await accepted;
+  });
+
+  test('a token that expires without renewal ends what it authorized: the session ends with amqp:unauthorized-access (nothing else was on this connection)', async () => {
+    const { c, put } = await session();
+    const ended = withDeadline(new Promise<{ condition?: string; description?: string } | undefined>((resolve) => {
+      c.on('session_error' as never, (() => undefined) as never);
+      c.once('session_close' as never, ((ctx: rhea.EventContext) => resolve((ctx.session as unknown as { remote: { end?: { error?: { condition?: string } } } }).remote.end?.error)) as never);
+    }), 'the session ended by the hub');
+    assert.equal((await put('raw-expire', 2)).status, 200);
+    const { error } = await attach(c.open_sender({ target: { address: '/devices/raw-expire/messages/events' } }));
+    assert.equal(error, undefined);
+    const got = await ended;
+    assert.equal(got?.condition, 'amqp:unauthorized-access');
+    assert.match(String(got?.description), /expired/);
   });
 });
 
