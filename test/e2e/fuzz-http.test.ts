@@ -1,7 +1,9 @@
 /**
  * HTTP garbage end to end (issue 15): a few thousand generated malformed requests against a real `opendps serve` —
  * SAS tokens broken in every field, garbage ids and api-versions, JSON bodies too deep, too large or not JSON, odd
- * headers, and raw bytes that are not quite HTTP — to the device routes, the service routes and the built-in hub.
+ * headers, and raw bytes that are not quite HTTP — to the device routes, the service routes and the built-in hub
+ * (its service REST API and its HTTPS device endpoint: broken device tokens on every device route, garbage telemetry
+ * bodies and batches).
  * Asserted: no 5xx; every error answer is well-shaped for its API (DPS `{errorCode, trackingId, message,
  * timestampUtc}`, IoT Hub `{Message:"ErrorCode:..", ExceptionMessage}`), or a bare refusal from Node's own HTTP parser
  * (400/413/431, no body, before any route); every request answered before its deadline; the server still alive and a
@@ -58,6 +60,10 @@ before(async () => {
     headers: { authorization: serviceSas(), 'content-type': 'application/json' },
     body: JSON.stringify({ enrollmentGroupId: 'fuzz-group', attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: groupKey, secondaryKey: groupKey } } }) });
   assert.equal(res.status, 200, res.text);
+  const dev = await send({ family: 'setup', kind: 'hub-device', api: 'hub', method: 'PUT', path: '/devices/fuzz-dev?api-version=2021-04-12',
+    headers: { authorization: hubSas(), 'content-type': 'application/json' },
+    body: JSON.stringify({ deviceId: 'fuzz-dev', authentication: { type: 'sas', symmetricKey: { primaryKey: HUB_DEVICE_KEY, secondaryKey: HUB_DEVICE_KEY } } }) });
+  assert.equal(dev.status, 200, dev.text);
 });
 after(async () => { await server?.stop(); });
 
@@ -71,6 +77,10 @@ const serviceSas = (o: { resource?: string; keyName?: string; expiry?: number; k
   remember(createSas({ resource: o.resource ?? DPS, key: o.key ?? serviceKey, keyName: o.keyName ?? 'provisioningserviceowner', expiry: o.expiry ?? nowSec() + 3600 }));
 const hubSas = (o: { resource?: string; keyName?: string; expiry?: number } = {}) =>
   remember(createSas({ resource: o.resource ?? HUB, key: hubKey, keyName: o.keyName ?? 'iothubowner', expiry: o.expiry ?? nowSec() + 3600, encodeResource: true }));
+const HUB_DEVICE_KEY = Buffer.alloc(32, 9).toString('base64');
+/** A device token of the hub device `fuzz-dev` (no `skn`: a device key signs it). */
+const hubDeviceSas = (o: { resource?: string; keyName?: string; expiry?: number } = {}) =>
+  remember(createSas({ resource: o.resource ?? `${HUB}/devices/fuzz-dev`, key: HUB_DEVICE_KEY, ...(o.keyName !== undefined ? { keyName: o.keyName } : {}), expiry: o.expiry ?? nowSec() + 3600, encodeResource: true }));
 const deviceSas = (regId: string, o: { resource?: string; keyName?: string; expiry?: number } = {}) => {
   const latin1 = /^[\x20-\x7e]*$/.test(regId);
   return remember(createSas({ resource: o.resource ?? `${idScope}/registrations/${latin1 ? regId : encodeURIComponent(regId)}`, key: deriveDeviceKey(groupKey, regId), keyName: o.keyName ?? 'registration', expiry: o.expiry ?? nowSec() + 3600 }));
@@ -235,6 +245,18 @@ function inputs(): Input[] {
   for (const [[kind, body], ct, which] of sample(fc.tuple(garbageBody(256 * 1024), fc.option(garbageContentType, { freq: 4 }), fc.nat(5)), 200, 9)) {
     const [method, path] = [['POST', '/devices/query'], ['POST', '/devices'], ['PUT', '/devices/fuzz-h'], ['PATCH', '/twins/fuzz-h'], ['PUT', '/twins/fuzz-h'], ['POST', '/twins/fuzz-h/methods']][which]!;
     out.push({ family: 'hub-body', kind: ct === null ? kind : `${kind}+content-type`, api: 'hub', method: method!, path: `${path}?api-version=2021-04-12`, headers: { authorization: hubSas(), 'content-type': ct ?? 'application/json' }, body });
+  }
+  // the hub's HTTPS device endpoint (issue 16): broken device tokens on each device route, garbage telemetry bodies
+  const hubDeviceResources = ['', `${HUB}/devices`, `${HUB}/devices/fuzz-other`, `${HUB}/devices/fuzz-dev/x`, `${HUB}%2Fdevices%2Ffuzz-dev`, `${HUB}/devices/fuzz-dev%`, HUB];
+  const deviceRoutes: Array<[string, string]> = [['POST', '/devices/fuzz-dev/messages/events'], ['GET', '/devices/fuzz-dev/messages/devicebound'],
+    ['DELETE', '/devices/fuzz-dev/messages/devicebound/not-a-lock'], ['POST', '/devices/fuzz-dev/messages/devicebound/not-a-lock/abandon']];
+  for (const [kind, token] of sample(garbageToken(() => hubDeviceSas(), (o) => hubDeviceSas(o), hubDeviceResources), 300, 13)) {
+    const [method, path] = deviceRoutes[String(token).length % deviceRoutes.length]!;
+    out.push({ family: 'hub-device-sas', kind, api: 'hub', method, path: `${path}?api-version=2021-04-12`, headers: { authorization: token, 'content-type': 'application/octet-stream' }, ...(method === 'POST' ? { body: 'x' } : {}) });
+  }
+  const batchType = fc.constantFrom('application/vnd.microsoft.iothub.json', 'application/vnd.microsoft.iothub.json; charset=utf-8');
+  for (const [[kind, body], ct] of sample(fc.tuple(garbageBody(300 * 1024), fc.oneof(batchType, garbageContentType)), 200, 14)) {
+    out.push({ family: 'hub-device-body', kind: `${kind}+${String(ct).startsWith('application/vnd') ? 'batch' : 'other-type'}`, api: 'hub', method: 'POST', path: '/devices/fuzz-dev/messages/events?api-version=2021-04-12', headers: { authorization: hubDeviceSas(), 'content-type': ct }, body });
   }
   // headers: paging and etag headers, continuation tokens
   const headerValue = fc.oneof(fc.constantFrom('', '0', '-1', '1.5', 'abc', '99999999999999999999', '*', '"', 'W/"x"', '""', 'null', '%zz'), headerText(200));
