@@ -103,6 +103,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const clock = systemClock;
   const servers: NetServer[] = [];
   const cleanups: Array<() => Promise<void>> = [];
+  /** Said to open AMQP connections before their sockets close (an AMQP `close` with a reason), at every stop. */
+  const farewells: Array<() => void> = [];
   let drain: Drain | undefined;
   /**
    * Stops accepting on every listener, lets device operations in flight finish (at most `graceMs`), then closes the
@@ -113,6 +115,10 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     if (drain && opts.graceMs) {
       const all = await drain.settled(opts.graceMs);
       if (!all) logger.warn('shutting down with device operations still running (the deadline passed)', { graceMs: opts.graceMs });
+    }
+    if (farewells.length) {
+      for (const f of farewells.splice(0)) f();
+      await new Promise((resolve) => setImmediate(resolve)); // rhea writes the close frames on its next turn
     }
     for (const s of servers.splice(0)) await closeServer(s, { graceful: !!opts.graceMs });
     for (const c of cleanups.splice(0).reverse()) await c();
@@ -210,6 +216,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       const amqp = createHubAmqpEndpoint({ hub, hostNames: [h.hostName, `${h.hostName}:${h.amqpPort}`], policies: state.policies, clock,
         logger: logger.child({ hub: h.name }), connectTimeoutMs, guard: { maxFrameBytes: config.limits.amqpMaxFrameBytes } });
       const detachWs = attachWebSocket(server, { mqtt: mqtt.handle, AMQPWSB10: amqp.handle }, { fallback: 'mqtt' });
+      farewells.push(() => amqp.close());
       cleanups.push(async () => { detachWs(); mqtt.close(); amqp.close(); hub.stop(); });
       const mqttServer = createTlsListener({ cert: tls.certPem, key: tls.keyPem }, mqtt.handle, { handshakeTimeoutMs: connectTimeoutMs });
       capped(mqttServer, hubLimiter, `${h.name}-mqtt`);
@@ -234,6 +241,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     const dpsMqtt = createDpsMqttHandler({ core, logger, clock, ids: cryptoIds, connectTimeoutMs });
     const dpsAmqp = createDpsAmqpHandler({ core, logger, clock, ids: cryptoIds, connectTimeoutMs, guard: { maxFrameBytes: config.limits.amqpMaxFrameBytes },
       hostNames: [config.dps.hostName, config.dps.bindAddress] });
+    farewells.push(() => dpsAmqp.close('the provisioning service is shutting down'));
     // a WebSocket message carries at most one MQTT packet (256 KiB) or a few AMQP frames
     const dpsWsMaxPayload = 256 * 1024 + 4096;
     if (config.workers > 0) {

@@ -18,6 +18,7 @@ import { createServer, type Server } from 'node:http';
 import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
+import rhea from 'rhea';
 import { runFleet, type FleetReport } from '../../cli/simulate/fleet.js';
 import { createSas, deriveDeviceKey } from '../../src/common/sas.js';
 import { ProvisioningServiceClient, Registry } from '../helpers/sdk.js';
@@ -98,6 +99,32 @@ test('SIGTERM with a registration in flight: it finishes and is answered, the pr
   const twin = (await registry.getTwin('held-1')).responseBody;
   assert.equal(twin.properties.desired.held, true, 'the device and its initial twin are on the hub');
   assert.equal(await server.stop(), 0);
+});
+
+test('SIGTERM with AMQP connections open (DPS and hub): each is told why with an AMQP close, amqp:connection:forced', async () => {
+  const server = await startServe(serveArgs(testTmpDir('faults-amqp-close'), DPS, [HUB], EXTRA));
+  /** A raw AMQP connection (TLS, no SASL layer: the X.509 clients' way in), resolving the close the server sends. */
+  const openAmqp = async (host: string) => {
+    const c = rhea.create_container({ id: `faults-${host}` }).connect({ host, port: 5671, transport: 'tls', reconnect: false } as rhea.ConnectionOptions);
+    c.on('connection_error', () => undefined);
+    c.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => { c.once('connection_open', () => resolve()); c.once('disconnected', () => reject(new Error(`${host}: not opened`))); });
+    const closed = new Promise<{ condition?: string; description?: string } | 'no close frame'>((resolve) => {
+      c.once('connection_close', () => resolve((c as unknown as { remote: { close?: { error?: { condition?: string; description?: string } } } }).remote.close?.error ?? {}));
+      c.once('disconnected', () => resolve('no close frame'));
+    });
+    return { closed }; // wrapped: an async function returning the promise itself would wait for it
+  };
+  const [dps, hub] = [(await openAmqp(DPS)).closed, (await openAmqp(HUB)).closed];
+  const stopped = server.stop(); // SIGTERM
+  const deadline = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no close within 15 s')), 15_000).unref())]);
+  for (const [what, closed] of [['DPS', dps], ['hub', hub]] as const) {
+    const got = await deadline(closed);
+    assert.notEqual(got, 'no close frame', `${what}: the socket went without an AMQP close`);
+    assert.equal((got as { condition?: string }).condition, 'amqp:connection:forced', what);
+    assert.match(String((got as { description?: string }).description), /shutting down/, what);
+  }
+  assert.equal(await stopped, 0);
 });
 
 test('kill -9 during a burst: after restart no hub device is orphaned and every device ends up assigned exactly once', async () => {

@@ -63,12 +63,16 @@ function linkKey(address: string): string {
   return parsed ? addressKey(parsed) : address;
 }
 
-export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, socket: TLSSocket) => void {
+/** Takes each AMQP connection; `close` ends the open ones with an AMQP `close` (at shutdown, before the sockets go). */
+export type DpsAmqpHandler = ((stream: Duplex, socket: TLSSocket) => void) & { close(description: string): void };
+
+export function createDpsAmqpHandler(opts: DpsAmqpOptions): DpsAmqpHandler {
   const { core } = opts;
   const endpoint = deviceEndpoint(opts);
   const guardOptions: AmqpGuardOptions = { ...AMQP_GUARD_DEFAULTS, ...opts.guard, openTimeoutMs: opts.connectTimeoutMs ?? 10_000 };
 
-  return (raw, socket) => {
+  const open = new Set<Connection>();
+  const handle = (raw: Duplex, socket: TLSSocket): void => {
     const connectionId = endpoint.newId();
     const logger = opts.logger.child({ transport: raw === socket ? 'amqp' : 'amqp-ws', connectionId });
     const conn: ConnectionIdentity = { socket, ...(opts.hostNames ? { hostNames: opts.hostNames } : {}) };
@@ -153,8 +157,10 @@ export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, soc
     container.on('disconnected', () => {
       logger.debug('AMQP connection closed');
       responders.clear();
+      if (connection) open.delete(connection);
       stream.destroy();
     });
+    container.on('connection_close', () => { if (connection) open.delete(connection); });
     raw.on('error', () => raw.destroy());
 
     let connection: Connection | undefined;
@@ -180,5 +186,14 @@ export function createDpsAmqpHandler(opts: DpsAmqpOptions): (stream: Duplex, soc
     } as Parameters<typeof container.create_connection>[0] & { autoaccept: boolean; credit_window: number });
     // rhea's server side (what container.listen does per socket), over a stream we already have: TLS or WebSocket
     (connection as unknown as { accept(socket: Duplex): void }).accept(stream);
+    open.add(connection);
+    stream.once('close', () => open.delete(connection!));
   };
+  return Object.assign(handle, {
+    // a client told why (amqp:connection:forced) reconnects elsewhere at once, instead of finding a dead socket
+    close(description: string) {
+      for (const c of [...open]) if (c.is_open()) c.close({ condition: 'amqp:connection:forced', description });
+      open.clear();
+    },
+  });
 }
