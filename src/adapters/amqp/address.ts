@@ -15,7 +15,6 @@
  * parseLinkAddress('amqps://dps.local/0ne00000001/registrations/dev-1') // { host: 'dps.local', idScope: ..., registrationId: 'dev-1' }
  * parseAddress('0ne00000001/registrations/dev-1/api-version=2019-03-31') // undefined
  */
-import { sameHost } from '../../common/host-names.js';
 
 export interface DpsAddress {
   idScope: string;
@@ -48,15 +47,8 @@ export function parseLinkAddress(text: string | undefined | null): DpsLinkAddres
   return address ? { ...address, host: absolute[1]!.replace(/:\d{1,5}$/, '') } : undefined;
 }
 
-/**
- * Whether the host of an absolute link address is this endpoint: one of its configured host names, or the name the
- * client asked for in TLS (SNI). No names configured (an embedded handler) accepts any host.
- */
-export function hostIsOurs(host: string, ours: readonly string[] | undefined, servername?: string | false | null): boolean {
-  if (!ours?.length) return true;
-  const bare = (h: string) => h.replace(/:\d{1,5}$/, '');
-  return ours.some((h) => sameHost(bare(h), host)) || (typeof servername === 'string' && sameHost(servername, host));
-}
+// the host check is the one the hub's AMQP endpoint makes too
+export { hostIsOurs } from '../../transport/amqp/links.js';
 
 /** The key answers are routed by: the device a link address names, whatever its form. */
 export function addressKey(a: DpsAddress): string {

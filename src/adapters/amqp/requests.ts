@@ -12,6 +12,7 @@
  */
 import type { Logger } from '../../common/logger.js';
 import { DpsError } from '../../core/errors.js';
+import { bodyBytes as amqpBodyBytes } from '../../transport/amqp/links.js';
 import type { Core } from '../../core/operations.js';
 import type { DeviceAnswer } from '../../device-api/answer.js';
 import { answerRequest } from '../../device-api/answer-request.js';
@@ -38,15 +39,11 @@ export interface RequestContext {
   maxPayloadBytes: number;
 }
 
-/** The bytes of a message body: a data section (rhea gives `{typecode: 0x75, content}`), a Buffer or a string. */
+/** The bytes of a message body (transport/amqp/links.ts); any other body is a 400. */
 export function bodyBytes(body: unknown): Buffer {
-  if (body === undefined || body === null) return Buffer.alloc(0);
-  if (Buffer.isBuffer(body)) return body;
-  if (typeof body === 'string') return Buffer.from(body, 'utf8');
-  const content = (body as { content?: unknown }).content;
-  if (Buffer.isBuffer(content)) return content;
-  if (Array.isArray(content) && content.every((c) => Buffer.isBuffer(c))) return Buffer.concat(content as Buffer[]);
-  throw new DpsError('BadRequest', 'The message body must be a data section holding JSON.');
+  const bytes = amqpBodyBytes(body);
+  if (!bytes) throw new DpsError('BadRequest', 'The message body must be a data section holding JSON.');
+  return bytes;
 }
 
 /** Never throws: every outcome, including an unexpected error, becomes an answer (accepted, or a rejection). */

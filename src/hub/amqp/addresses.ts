@@ -22,7 +22,7 @@
  * parseHubAddress('devices/d1/methods/devicebound')                  // { kind: 'methods', deviceId: 'd1' }
  * parseHubAddress('amqps://hub1.local/devices/d1/twin', ['hub1.local']) // { kind: 'twin', deviceId: 'd1' }
  */
-import { sameHost } from '../../common/host-names.js';
+import { hostIsOurs } from '../../transport/amqp/links.js';
 
 export type DeviceLinkKind = 'telemetry' | 'cloudToDevice' | 'twin' | 'methods';
 
@@ -41,12 +41,6 @@ const KINDS: Record<string, DeviceLinkKind> = {
   'messages/events': 'telemetry', 'messages/devicebound': 'cloudToDevice', twin: 'twin', 'methods/devicebound': 'methods',
 };
 
-/** Whether `host` (a port after it ignored) is one of `ours`; none configured accepts any. */
-export function isOurHost(host: string, ours: readonly string[] | undefined): boolean {
-  if (!ours?.length) return true;
-  const bare = (h: string) => h.replace(/:\d{1,5}$/, '');
-  return ours.some((h) => sameHost(bare(h), bare(host)));
-}
 
 function decodeId(raw: string): string | undefined {
   try {
@@ -63,7 +57,7 @@ export function parseHubAddress(text: unknown, hostNames?: readonly string[]): H
   let path = text;
   const absolute = ABSOLUTE.exec(text);
   if (absolute) {
-    if (!isOurHost(absolute[1]!, hostNames)) return undefined;
+    if (!hostIsOurs(absolute[1]!, hostNames)) return undefined;
     path = absolute[2]!;
   }
   if (path === '$cbs' || path === '/$cbs') return { kind: 'cbs' };
@@ -92,6 +86,6 @@ export function deviceOfAudience(audience: string, hostNames: readonly string[])
   let decoded: string;
   try { decoded = decodeURIComponent(audience); } catch { return undefined; }
   const m = /^([^/]+)\/devices\/([^/]+)\/?$/.exec(decoded);
-  if (!m || !isOurHost(m[1]!, hostNames)) return undefined;
+  if (!m || !hostIsOurs(m[1]!, hostNames)) return undefined;
   return m[2];
 }

@@ -12,16 +12,11 @@
 import rhea, { type Message } from 'rhea';
 import type { CloudToDeviceDelivery, FeedbackAck, FeedbackBatch, OutgoingCloudToDevice } from '../c2d-queue.js';
 import { argumentInvalid } from '../errors.js';
+import { bodyBytes as amqpBodyBytes } from '../../transport/amqp/links.js';
 
-/** The bytes of a body: a data section (`{typecode: 0x75, content}`), a Buffer, a string; else JSON of the value. */
+/** The bytes of a body (transport/amqp/links.ts); any other AMQP value as its JSON text. */
 export function bodyBytes(body: unknown): Buffer {
-  if (body === undefined || body === null) return Buffer.alloc(0);
-  if (Buffer.isBuffer(body)) return body;
-  if (typeof body === 'string') return Buffer.from(body, 'utf8');
-  const content = (body as { content?: unknown }).content;
-  if (Buffer.isBuffer(content)) return content;
-  if (Array.isArray(content) && content.every((c) => Buffer.isBuffer(c))) return Buffer.concat(content as Buffer[]);
-  return Buffer.from(JSON.stringify(body), 'utf8');
+  return amqpBodyBytes(body) ?? Buffer.from(JSON.stringify(body), 'utf8');
 }
 
 /**
