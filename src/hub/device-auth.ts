@@ -7,6 +7,7 @@
  * `HubError('IotHubUnauthorized')` with a reason for logs only (the MQTT endpoint answers CONNACK 5).
  * @example const device = await authenticateDeviceSas(hub.registry, { deviceId: clientId, password, hostNames, now })
  */
+import type { X509Certificate } from 'node:crypto';
 import { parseSas, verifySasSignature } from '../common/sas.js';
 import { matchesThumbprint } from './device-identity.js';
 import { HubError } from './errors.js';
@@ -72,6 +73,22 @@ export interface DeviceCertificateRequest {
   readonly commonName?: string;
   /** True when the endpoint verified the presented chain against the hub's trusted CAs. */
   readonly chainTrusted: boolean;
+}
+
+/** The subject CN of a certificate. */
+export const commonNameOf = (cert: X509Certificate): string | undefined => /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+
+/**
+ * What a TLS client certificate presented to a device endpoint (MQTT, AMQP, HTTPS) proves: its thumbprints and CN. The
+ * endpoints verify no chain (`chainTrusted: false`): `selfSigned` identities match by thumbprint.
+ */
+export function presentedCertificate(deviceId: string, cert: X509Certificate): DeviceCertificateRequest {
+  return {
+    deviceId,
+    thumbprints: [cert.fingerprint, cert.fingerprint256].map((f) => f.replace(/:/g, '').toLowerCase()),
+    commonName: commonNameOf(cert),
+    chainTrusted: false,
+  };
 }
 
 export async function authenticateDeviceCertificate(registry: DeviceRegistry, req: DeviceCertificateRequest): Promise<DeviceIdentity> {

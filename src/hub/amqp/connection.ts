@@ -25,7 +25,7 @@
  *
  * Messages are handled one at a time per connection, in order; each link has a small credit renewed per message.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender, type Session } from 'rhea';
 import type { Clock } from '../../common/clock.js';
@@ -34,7 +34,7 @@ import type { SharedAccessPolicy } from '../../common/sas.js';
 import type { Duplex } from 'node:stream';
 import { AmqpFrameGuard, type AmqpGuardOptions } from '../../transport/amqp/frame-guard.js';
 import { answerAttach, remoteAddress } from '../../transport/amqp/links.js';
-import { authenticateDeviceCertificate } from '../device-auth.js';
+import { authenticateDeviceCertificate, presentedCertificate } from '../device-auth.js';
 import type { Hub } from '../hub.js';
 import { parseHubAddress, type DeviceLinkKind, type HubAddress } from './addresses.js';
 import { cbsAnswer, putToken } from './cbs.js';
@@ -58,9 +58,6 @@ type LinkRole = { address: HubAddress; channel?: AmqpDeviceChannel };
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function thumbprintsOf(cert: X509Certificate): string[] {
-  return [cert.fingerprint, cert.fingerprint256].map((f) => f.replace(/:/g, '').toLowerCase());
-}
 
 /**
  * SASL: ANONYMOUS (the Java SDK's; offering it also lets a client skip SASL: rhea's Selective server), MSSBCBS (the
@@ -254,9 +251,7 @@ export class HubAmqpConnection implements ChannelHost {
 
   private async authenticateCertificate(deviceId: string, cert: X509Certificate): Promise<AmqpDeviceChannel | undefined> {
     try {
-      await authenticateDeviceCertificate(this.hub.registry, {
-        deviceId, thumbprints: thumbprintsOf(cert), commonName: /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1], chainTrusted: false,
-      });
+      await authenticateDeviceCertificate(this.hub.registry, presentedCertificate(deviceId, cert));
     } catch (err) {
       this.log.info('device connection refused', { deviceId, reason: (err as Error).message });
       return undefined;

@@ -20,7 +20,7 @@ import { firstHeader } from '../../transport/http/headers.js';
 import type { Reply } from '../../transport/http/reply.js';
 import { createRouter, type RouteMatch } from '../../transport/http/router.js';
 import { peerCertificateChain } from '../../transport/tls-peer.js';
-import { authenticateDeviceCertificate, authenticateDeviceSas } from '../device-auth.js';
+import { authenticateDeviceCertificate, authenticateDeviceSas, presentedCertificate } from '../device-auth.js';
 import { HubError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import type { SharedAccessPolicy } from './auth.js';
@@ -62,12 +62,7 @@ export function createDeviceEndpoint(opts: DeviceEndpointOptions): DeviceEndpoin
       const chain = peerCertificateChain(req.socket as TLSSocket);
       if (!chain?.length) throw new HubError('IotHubUnauthorized', 'Unauthorized: no Authorization header and no client certificate');
       const leaf = new X509Certificate(chain[0]!);
-      await authenticateDeviceCertificate(hub.registry, {
-        deviceId,
-        thumbprints: [leaf.fingerprint, leaf.fingerprint256].map((f) => f.replace(/:/g, '').toLowerCase()),
-        commonName: /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject)?.[1],
-        chainTrusted: false,
-      });
+      await authenticateDeviceCertificate(hub.registry, presentedCertificate(deviceId, leaf));
     } catch (err) {
       // IoT Hub's HTTPS refusal is IotHubUnauthorizedAccess (401); the reason is for the log and the message only
       if (HubError.is(err, 'IotHubUnauthorized')) {

@@ -19,6 +19,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Logger } from '../../common/logger.js';
 import { HubError } from '../errors.js';
+import { commonNameOf } from '../device-auth.js';
 import type { Hub } from '../hub.js';
 
 /** The response subscription a device makes before it asks (any QoS; answers go at QoS 0). */
@@ -103,7 +104,6 @@ async function rotateThumbprint(hub: Hub, deviceId: string, next: string, presen
 }
 
 const thumbprintOf = (cert: X509Certificate): string => cert.fingerprint256.replace(/:/g, '').toUpperCase();
-const commonNameOf = (cert: X509Certificate): string | undefined => /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
 
 /** Answers one issueCertificate request: 202, then 200 with the chain, or an error status. Never throws. */
 export async function answerIssueCertificate(ctx: CredentialsContext, topic: string, payload: Buffer): Promise<void> {

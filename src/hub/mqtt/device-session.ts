@@ -11,7 +11,6 @@
  * when the device reconnects (their delivery count went up; at 10 deliveries IoT Hub gives up: feedback
  * DeliveryCountExceeded). A message whose lock (60 s) runs out while the connection stays open is delivered again.
  */
-import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
 import { sameHost } from '../../common/host-names.js';
@@ -20,7 +19,7 @@ import type { Logger } from '../../common/logger.js';
 import { CONNACK, type MqttConnection, type MqttHooks } from '../../transport/mqtt/mqtt-connection.js';
 import type { CloudToDeviceDelivery } from '../c2d-queue.js';
 import type { DeviceChannel } from '../connections.js';
-import { authenticateDeviceCertificate, authenticateDeviceSas } from '../device-auth.js';
+import { authenticateDeviceCertificate, authenticateDeviceSas, presentedCertificate } from '../device-auth.js';
 import { HubError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { encodeBody } from '../telemetry.js';
@@ -95,9 +94,7 @@ export class DeviceSession implements MqttHooks, DeviceChannel {
       } else {
         const cert = this.socket.getPeerX509Certificate?.();
         if (!cert) throw new HubError('IotHubUnauthorized', 'Unauthorized: no password and no client certificate');
-        await authenticateDeviceCertificate(hub.registry, {
-          deviceId: packet.clientId, thumbprints: thumbprintsOf(cert), commonName: commonNameOf(cert), chainTrusted: false,
-        });
+        await authenticateDeviceCertificate(hub.registry, presentedCertificate(packet.clientId, cert));
       }
     } catch (err) {
       this.log.info('device connection refused', { reason: (err as Error).message });
@@ -292,10 +289,3 @@ export function c2dPropertyBag(d: CloudToDeviceDelivery): Record<string, string>
   return bag;
 }
 
-function thumbprintsOf(cert: X509Certificate): string[] {
-  return [cert.fingerprint, cert.fingerprint256].map((f) => f.replace(/:/g, '').toLowerCase());
-}
-
-function commonNameOf(cert: X509Certificate): string | undefined {
-  return /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
-}
